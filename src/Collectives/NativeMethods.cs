@@ -1,0 +1,116 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+
+namespace HpcAdam.Collectives;
+
+/// <summary>
+/// The C shim over the system MPI (native/hpcadam_mpi.h). Only blittable types cross: MPI
+/// handles differ between implementations, so the shim exposes ints, counts and pointers.
+/// Every function returns MPI_SUCCESS (0) or an MPI error code.
+/// </summary>
+internal static unsafe partial class NativeMethods
+{
+    private const string Library = "hpcadam_mpi";
+    internal const string FileName = "libhpcadam_mpi.so";
+
+    internal const int Float32 = 0;
+    internal const int Float64 = 1;
+
+    static NativeMethods()
+    {
+        // The build copies the shim beside this assembly; load it from there rather than from
+        // the loader's search path, which on a cluster may hold another build.
+        NativeLibrary.SetDllImportResolver(typeof(NativeMethods).Assembly, ResolveShim);
+    }
+
+    private static IntPtr ResolveShim(string name, Assembly assembly, DllImportSearchPath? searchPath)
+    {
+        if (name != Library)
+            return IntPtr.Zero;
+        string path = Path.Combine(AppContext.BaseDirectory, FileName);
+        try
+        {
+            return NativeLibrary.Load(path);
+        }
+        catch (DllNotFoundException e)
+        {
+            throw new DllNotFoundException(
+                $"cannot load the MPI shim {path}: {e.Message}. Build with 'dotnet build' (needs mpicc) " +
+                "and run where the same MPI library is available (module load the MPI you built with).", e);
+        }
+    }
+
+    [LibraryImport(Library, EntryPoint = "hpc_library_version")]
+    internal static partial int LibraryVersion(byte* buffer, int length, out int version, out int subversion);
+
+    [LibraryImport(Library, EntryPoint = "hpc_init")]
+    internal static partial int Init(int requiredThreadLevel, out int providedThreadLevel);
+
+    [LibraryImport(Library, EntryPoint = "hpc_finalize")]
+    internal static partial int Finalize();
+
+    [LibraryImport(Library, EntryPoint = "hpc_is_active")]
+    internal static partial int IsActive();
+
+    [LibraryImport(Library, EntryPoint = "hpc_rank")]
+    internal static partial int Rank(out int rank);
+
+    [LibraryImport(Library, EntryPoint = "hpc_size")]
+    internal static partial int Size(out int size);
+
+    [LibraryImport(Library, EntryPoint = "hpc_local_rank")]
+    internal static partial int LocalRank(out int localRank, out int localSize);
+
+    [LibraryImport(Library, EntryPoint = "hpc_processor_name")]
+    internal static partial int ProcessorName(byte* buffer, int length);
+
+    [LibraryImport(Library, EntryPoint = "hpc_allreduce_sum")]
+    internal static partial int AllReduceSum(void* buffer, long count, int type);
+
+    [LibraryImport(Library, EntryPoint = "hpc_iallreduce_sum")]
+    internal static partial int IAllReduceSum(void* buffer, long count, int type, out IntPtr request);
+
+    [LibraryImport(Library, EntryPoint = "hpc_wait")]
+    internal static partial int Wait(IntPtr request);
+
+    [LibraryImport(Library, EntryPoint = "hpc_test")]
+    internal static partial int Test(IntPtr request, out int completed);
+
+    [LibraryImport(Library, EntryPoint = "hpc_broadcast")]
+    internal static partial int Broadcast(void* buffer, long bytes, int root);
+
+    [LibraryImport(Library, EntryPoint = "hpc_allgather")]
+    internal static partial int AllGather(void* send, void* receive, long bytesPerRank);
+
+    [LibraryImport(Library, EntryPoint = "hpc_barrier")]
+    internal static partial int Barrier();
+
+    [LibraryImport(Library, EntryPoint = "hpc_abort")]
+    internal static partial int Abort(int errorCode);
+
+    [LibraryImport(Library, EntryPoint = "hpc_wall_time")]
+    internal static partial double WallTime();
+
+    [LibraryImport(Library, EntryPoint = "hpc_error_string")]
+    internal static partial void ErrorString(int errorCode, byte* buffer, int length);
+
+    [LibraryImport(Library, EntryPoint = "hpc_set_max_chunk_elements")]
+    internal static partial void SetMaxChunkElements(long maxElements);
+
+    [LibraryImport(Library, EntryPoint = "hpc_max_chunk_elements")]
+    internal static partial long MaxChunkElements();
+
+    internal delegate int StringWriter(byte* buffer, int length);
+
+    /// <summary>Runs a shim call that writes a NUL-terminated string and returns its code and text.</summary>
+    internal static int ReadString(StringWriter write, out string text)
+    {
+        // Large enough for MPI_MAX_LIBRARY_VERSION_STRING in Open MPI and MPICH.
+        const int capacity = 8192;
+        byte* buffer = stackalloc byte[capacity];
+        buffer[0] = 0;
+        int code = write(buffer, capacity);
+        text = Marshal.PtrToStringUTF8((IntPtr)buffer) ?? "";
+        return code;
+    }
+}

@@ -1,0 +1,38 @@
+using System.Runtime.InteropServices;
+
+namespace HpcAdam.Collectives;
+
+/// <summary>
+/// Finds NCCL without requiring it: a CPU machine never has libnccl, and only asking for the
+/// NCCL backend there is an error. NCCL has a plain C ABI, so a lazy load is all it takes.
+/// </summary>
+public static class NcclLibrary
+{
+    public const string FileName = "libnccl.so.2";
+
+    /// <summary>NCCL's version as "major.minor.patch", or null with the reason it is unavailable.</summary>
+    public static unsafe string? TryGetVersion(out string reason)
+    {
+        if (!NativeLibrary.TryLoad(FileName, out IntPtr handle))
+        {
+            reason = $"{FileName} not found on the library path";
+            return null;
+        }
+        if (!NativeLibrary.TryGetExport(handle, "ncclGetVersion", out IntPtr export))
+        {
+            reason = $"{FileName} has no ncclGetVersion";
+            return null;
+        }
+        int code;
+        int version;
+        code = ((delegate* unmanaged<int*, int>)export)(&version);
+        if (code != 0)
+        {
+            reason = $"ncclGetVersion returned {code}";
+            return null;
+        }
+        reason = "";
+        // Since NCCL 2.9 the code is major·10000 + minor·100 + patch.
+        return $"{version / 10000}.{version / 100 % 100}.{version % 100}";
+    }
+}

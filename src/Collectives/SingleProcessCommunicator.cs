@@ -1,0 +1,57 @@
+using TorchSharp;
+
+namespace HpcAdam.Collectives;
+
+/// <summary>
+/// The world of one process, used when no launcher started the program: every collective is
+/// the identity, so the trainer runs unchanged on a laptop without MPI.
+/// </summary>
+public sealed class SingleProcessCommunicator : ICommunicator
+{
+    public int Rank => 0;
+    public int Size => 1;
+    public int LocalRank => 0;
+    public int LocalSize => 1;
+    public string Description => "single process (no launcher detected)";
+
+    public void AllReduceSum(Span<float> buffer) { }
+
+    public void AllReduceSum(Span<double> buffer) { }
+
+    public void AllReduceSum(torch.Tensor tensor) => TensorMemory.Of(tensor, "all-reduce");
+
+    public IPendingAllReduce StartAllReduceSum(torch.Tensor tensor)
+    {
+        TensorMemory.Of(tensor, "all-reduce");
+        return CompletedAllReduce.Instance;
+    }
+
+    public void Broadcast<T>(Span<T> buffer, int root) where T : unmanaged
+    {
+        if (root != 0)
+            throw new ArgumentOutOfRangeException(nameof(root), root, "broadcast root must be 0 in a single-process world");
+    }
+
+    public void AllGather<T>(ReadOnlySpan<T> send, Span<T> receive) where T : unmanaged
+    {
+        if (receive.Length != send.Length)
+            throw new ArgumentException($"all-gather: receive holds {receive.Length} elements; it must hold Size × {send.Length} = {send.Length}");
+        send.CopyTo(receive);
+    }
+
+    public void Barrier() { }
+
+    public void Abort(int exitCode) => Environment.Exit(exitCode);
+
+    public double WallTime() => System.Diagnostics.Stopwatch.GetTimestamp() / (double)System.Diagnostics.Stopwatch.Frequency;
+
+    public void Dispose() { }
+
+    private sealed class CompletedAllReduce : IPendingAllReduce
+    {
+        public static readonly CompletedAllReduce Instance = new();
+        public bool Test() => true;
+        public void Wait() { }
+        public void Dispose() { }
+    }
+}

@@ -1,0 +1,43 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace HpcAdam.Trainer.Bench;
+
+/// <summary>
+/// One message size of an all-reduce benchmark, in nccl-tests' terms: algbw = bytes / time;
+/// busbw = algbw · 2(n−1)/n, the bandwidth each link must carry in a ring, comparable across
+/// world sizes. The JSON keys are shared with the C reference (native/bench).
+/// </summary>
+internal sealed record BandwidthRow(long Bytes, long Count, double TimeUs, double AlgbwGbs, double BusbwGbs, long Wrong)
+{
+    private static readonly JsonSerializerOptions s_json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+    };
+
+    public static BandwidthRow FromTime(long bytes, int elementSize, double seconds, int worldSize, long wrong)
+    {
+        double algbw = bytes / seconds / 1e9;
+        double busbw = algbw * 2.0 * (worldSize - 1) / worldSize;
+        return new BandwidthRow(bytes, bytes / elementSize, seconds * 1e6, algbw, busbw, wrong);
+    }
+
+    public static string ToJson(IReadOnlyList<BandwidthRow> rows) => JsonSerializer.Serialize(rows, s_json);
+
+    public static List<BandwidthRow> FromJson(string json) =>
+        JsonSerializer.Deserialize<List<BandwidthRow>>(json, s_json) ?? [];
+
+    public static string Header(bool withReference) =>
+        "#        size         count    type      time     algbw     busbw  #wrong" + (withReference ? "   ref busbw   ratio" : "") + "\n" +
+        "#         (B)    (elements)              (us)    (GB/s)    (GB/s)        " + (withReference ? "      (GB/s)        " : "");
+
+    public string Format(BandwidthRow? reference)
+    {
+        string line = string.Format(CultureInfo.InvariantCulture, "{0,13} {1,13} {2,7} {3,9:F2} {4,9:F3} {5,9:F3} {6,7}",
+            Bytes, Count, "float", TimeUs, AlgbwGbs, BusbwGbs, Wrong);
+        if (reference is not null)
+            line += string.Format(CultureInfo.InvariantCulture, " {0,11:F3} {1,7:F3}", reference.BusbwGbs, BusbwGbs / reference.BusbwGbs);
+        return line;
+    }
+}

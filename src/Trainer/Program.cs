@@ -1,0 +1,20 @@
+using System.CommandLine;
+using HpcAdam.Trainer;
+using HpcAdam.Trainer.Bench;
+using HpcAdam.Trainer.Doctor;
+using HpcAdam.Trainer.SelfTest;
+
+var root = new RootCommand("HpcAdam: data-parallel training with batch-size-invariant Adam over MPI.\n" +
+                           "Run one process per rank: mpirun -np N hpcadam <command>, or srun --mpi=pmix hpcadam <command>.")
+{
+    DoctorCommand.Create(),
+    BenchCommand.Create(),
+    SelfTestCommand.Create(),
+};
+
+ParseResult parsed = root.Parse(args);
+if (parsed.Errors.Count > 0)
+{
+    return UsageError.Report($"hpcadam: {parsed.Errors[0].Message} (see 'hpcadam --help')");
+}
+return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });

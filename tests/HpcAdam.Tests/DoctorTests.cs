@@ -1,0 +1,50 @@
+using HpcAdam.Trainer.Doctor;
+
+namespace HpcAdam.Tests;
+
+public sealed class DoctorTests
+{
+    [Test]
+    public void AloneItReportsASingleProcessReadyToTrainAndTheGlibcxxCase()
+    {
+        ProcessOutcome outcome = ChildProcess.RunAlone(["doctor"]);
+
+        Assert.That(outcome.ExitCode, Is.Zero, outcome.ToString());
+        Assert.That(outcome.Stdout, Does.Contain("none: single process"));
+        Assert.That(outcome.Stdout, Does.Contain("MPI library       Open MPI"));
+        Assert.That(outcome.Stdout, Does.Contain("libtorch 2.10"));
+        Assert.That(outcome.Stdout, Does.Contain(LibstdcxxCase.SystemProvidesVersion() ? "system provides GLIBCXX_3.4.32" : "system lacks GLIBCXX_3.4.32"));
+        Assert.That(outcome.Stdout, Does.Contain("verdict: ready to train on 1 rank(s)"));
+    }
+
+    [Test]
+    public void UnderMpirunEveryRankIsCheckedAndCounted()
+    {
+        ProcessOutcome outcome = ChildProcess.MpiRun(2, ChildProcess.Hpcadam, ["doctor"]);
+
+        Assert.That(outcome.ExitCode, Is.Zero, outcome.ToString());
+        Assert.That(outcome.Stdout, Does.Contain("Open MPI mpirun, 2 processes"));
+        Assert.That(outcome.Stdout, Does.Contain("rank 0 of 2, local rank 0 of 2"));
+        Assert.That(outcome.Stdout, Does.Contain("ok, 2 rank(s) answered"));
+        Assert.That(outcome.Stdout, Does.Contain("verdict: ready to train on 2 rank(s)"));
+    }
+
+    [Test]
+    public void SrunWithoutAPmiPluginIsDiagnosedInsteadOfTrainingAlone()
+    {
+        // What srun sets when no --mpi plugin connects it to MPI: each task initialises MPI
+        // as a world of one, which would silently train N unrelated models.
+        var srunWithoutPmi = new Dictionary<string, string>
+        {
+            ["SLURM_STEP_ID"] = "0",
+            ["SLURM_PROCID"] = "0",
+            ["SLURM_STEP_NUM_TASKS"] = "2",
+        };
+        ProcessOutcome outcome = ChildProcess.RunAlone(["doctor"], srunWithoutPmi);
+
+        Assert.That(outcome.ExitCode, Is.EqualTo(1), outcome.ToString());
+        Assert.That(outcome.Stderr, Does.Contain("started 2 processes but MPI sees a world of 1"));
+        Assert.That(outcome.Stderr, Does.Contain("--mpi=pmix"));
+        Assert.That(outcome.Stdout, Does.Contain("verdict: cannot train"));
+    }
+}
