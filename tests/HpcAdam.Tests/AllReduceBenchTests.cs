@@ -20,19 +20,22 @@ public sealed class AllReduceBenchTests
     {
         string csharpJson = Path.Combine(_directory, "csharp.json");
         string referenceJson = Path.Combine(_directory, "c.json");
-        string[] sizes = ["--max-bytes", "64K", "--warmup", "1", "--iters", "3"];
+        string[] sizes = ["--max-bytes", "2M", "--warmup", "1", "--iters", "3"];
 
         ProcessOutcome reference = ChildProcess.MpiRun(2, s_reference, [.. sizes, "--json", referenceJson]);
-        ProcessOutcome csharp = ChildProcess.MpiRun(2, ChildProcess.Hpcadam,
-            ["bench", "allreduce", .. sizes, "--json", csharpJson, "--reference", referenceJson]);
+        ProcessOutcome csharp = ChildProcess.MpiRun(2, ChildProcess.Hpcadam, ["bench", "allreduce", .. sizes, "--json", csharpJson]);
+        ProcessOutcome comparison = ChildProcess.RunAlone(["bench", "compare", "--reference", referenceJson, "--candidate", csharpJson]);
 
         Assert.That(reference.ExitCode, Is.Zero, reference.ToString());
         Assert.That(csharp.ExitCode, Is.Zero, csharp.ToString());
-        Assert.That(csharp.Stdout, Does.Contain("ratio"));
+        Assert.That(comparison.ExitCode, Is.Zero, comparison.ToString());
+        // One line per size, then the verdict on the two sizes of 1M and more.
+        Assert.That(comparison.Stdout, Does.Contain("\n      2097152 "));
+        Assert.That(comparison.Stdout, Does.Match(@"sizes >= 1M: min ratio \d+\.\d{3} \(at (1M|2M)\)"));
         foreach (string file in new[] { csharpJson, referenceJson })
         {
             JsonElement[] rows = JsonDocument.Parse(File.ReadAllText(file)).RootElement.EnumerateArray().ToArray();
-            Assert.That(rows.Select(r => r.GetProperty("bytes").GetInt64()), Is.EqualTo(Enumerable.Range(0, 15).Select(i => 4L << i)), file);
+            Assert.That(rows.Select(r => r.GetProperty("bytes").GetInt64()), Is.EqualTo(Enumerable.Range(0, 20).Select(i => 4L << i)), file);
             foreach (JsonElement row in rows)
             {
                 Assert.That(row.EnumerateObject().Select(p => p.Name), Is.EqualTo(s_keys), file);

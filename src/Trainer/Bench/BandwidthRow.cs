@@ -28,16 +28,11 @@ internal sealed record BandwidthRow(long Bytes, long Count, double TimeUs, doubl
     public static List<BandwidthRow> FromJson(string json) =>
         JsonSerializer.Deserialize<List<BandwidthRow>>(json, s_json) ?? [];
 
-    public static string Header(bool withReference) =>
-        "#        size         count    type      time     algbw     busbw  #wrong" + (withReference ? "   ref busbw   ratio" : "") + "\n" +
-        "#         (B)    (elements)              (us)    (GB/s)    (GB/s)        " + (withReference ? "      (GB/s)        " : "");
+    public const string Header =
+        "#        size         count    type      time     algbw     busbw  #wrong\n" +
+        "#         (B)    (elements)              (us)    (GB/s)    (GB/s)        ";
 
-    public string Format(BandwidthRow? reference)
-    {
-        string line = string.Format(CultureInfo.InvariantCulture, "{0,13} {1,13} {2,7} {3,9:F2} {4,9:F3} {5,9:F3} {6,7}",
+    public string Format() =>
+        string.Format(CultureInfo.InvariantCulture, "{0,13} {1,13} {2,7} {3,9:F2} {4,9:F3} {5,9:F3} {6,7}",
             Bytes, Count, "float", TimeUs, AlgbwGbs, BusbwGbs, Wrong);
-        if (reference is not null)
-            line += string.Format(CultureInfo.InvariantCulture, " {0,11:F3} {1,7:F3}", reference.BusbwGbs, BusbwGbs / reference.BusbwGbs);
-        return line;
-    }
 }

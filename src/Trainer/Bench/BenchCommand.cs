@@ -1,12 +1,11 @@
 using System.CommandLine;
-using System.Globalization;
 
 namespace HpcAdam.Trainer.Bench;
 
 /// <summary>`hpcadam bench ...`: benchmarks that print tables (timing lives here, never in tests).</summary>
 internal static class BenchCommand
 {
-    public static Command Create() => new("bench", "Benchmarks that print tables.") { CreateAllReduce() };
+    public static Command Create() => new("bench", "Benchmarks that print tables.") { CreateAllReduce(), BenchComparison.CreateCommand() };
 
     private static Command CreateAllReduce()
     {
@@ -15,64 +14,45 @@ internal static class BenchCommand
         var warmup = new Option<int>("--warmup") { Description = "Untimed all-reduces per size.", DefaultValueFactory = _ => 5 };
         var iterations = new Option<int>("--iters") { Description = "Timed all-reduces per size.", DefaultValueFactory = _ => 20 };
         var json = new Option<FileInfo?>("--json") { Description = "Also write the rows as a JSON array (bytes, count, time_us, algbw_gbs, busbw_gbs, wrong)." };
-        var reference = new Option<FileInfo?>("--reference") { Description = "JSON rows of the C reference (native/bench) to compare busbw against." };
         var command = new Command("allreduce",
             "In-place float32 all-reduce bandwidth over all ranks, in nccl-tests' columns, each size checked for exact sums.\n" +
             "Run under the launcher, e.g. mpirun -np 2 hpcadam bench allreduce.")
         {
-            minBytes, maxBytes, warmup, iterations, json, reference,
+            minBytes, maxBytes, warmup, iterations, json,
         };
         command.SetAction(parsed =>
         {
             string? problem = Validate(parsed.GetValue(minBytes)!, parsed.GetValue(maxBytes)!, parsed.GetValue(warmup),
                 parsed.GetValue(iterations), out AllReduceBenchOptions? options);
-            List<BandwidthRow>? referenceRows = problem is null ? LoadReference(parsed.GetValue(reference), ref problem) : null;
             if (problem is not null)
                 return UsageError.Report($"hpcadam bench allreduce: {problem}");
-            return Job.Run(communicator => Run(communicator, options!, parsed.GetValue(json), referenceRows));
+            return Job.Run(communicator => Run(communicator, options!, parsed.GetValue(json)));
         });
         return command;
     }
 
-    private static int Run(Collectives.ICommunicator communicator, AllReduceBenchOptions options, FileInfo? json, List<BandwidthRow>? reference)
+    private static int Run(Collectives.ICommunicator communicator, AllReduceBenchOptions options, FileInfo? json)
     {
         bool report = communicator.Rank == 0;
         if (report)
         {
             Console.WriteLine($"# hpcadam bench allreduce: {communicator.Size} rank(s), {communicator.Description}");
             Console.WriteLine($"# warm-up {options.Warmup}, timed iterations {options.Iterations}, in place, float32, sum; time = slowest rank's mean");
-            Console.WriteLine(BandwidthRow.Header(reference is not null));
+            Console.WriteLine(BandwidthRow.Header);
         }
         List<BandwidthRow> rows = AllReduceBenchmark.Run(communicator, options, row =>
         {
             if (report)
-                Console.WriteLine(row.Format(reference?.Find(r => r.Bytes == row.Bytes)));
+                Console.WriteLine(row.Format());
         });
         long wrong = rows.Sum(r => r.Wrong);
         if (report)
         {
-            if (reference is not null)
-                PrintRatioSummary(rows, reference);
             Console.WriteLine(wrong == 0 ? "# every sum exact" : $"# {wrong} wrong elements: the all-reduce is broken on this machine");
             if (json is not null)
                 AtomicFile.WriteAllText(json.FullName, BandwidthRow.ToJson(rows));
         }
         return wrong == 0 ? ExitCodes.Success : ExitCodes.Failed;
-    }
-
-    private static void PrintRatioSummary(List<BandwidthRow> rows, List<BandwidthRow> reference)
-    {
-        const long large = 1L << 20;
-        var ratios = rows.Where(r => r.Bytes >= large)
-            .Select(r => (r.Bytes, Ratio: reference.Find(x => x.Bytes == r.Bytes) is { BusbwGbs: > 0 } x ? r.BusbwGbs / x.BusbwGbs : double.NaN))
-            .Where(r => !double.IsNaN(r.Ratio))
-            .ToList();
-        if (ratios.Count == 0)
-            return;
-        var worst = ratios.MinBy(r => r.Ratio);
-        Console.WriteLine(string.Format(CultureInfo.InvariantCulture,
-            "# busbw of the C# path / C reference at sizes >= 1M: min {0:F3} (at {1}), mean {2:F3}",
-            worst.Ratio, ByteSize.Format(worst.Bytes), ratios.Average(r => r.Ratio)));
     }
 
     private static string? Validate(string minText, string maxText, int warmup, int iterations, out AllReduceBenchOptions? options)
@@ -90,20 +70,5 @@ internal static class BenchCommand
             return $"--iters {iterations} must be at least 1";
         options = new AllReduceBenchOptions(min, max, warmup, iterations);
         return null;
-    }
-
-    private static List<BandwidthRow>? LoadReference(FileInfo? file, ref string? problem)
-    {
-        if (file is null)
-            return null;
-        try
-        {
-            return BandwidthRow.FromJson(File.ReadAllText(file.FullName));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException)
-        {
-            problem = $"--reference {file}: cannot read the C reference's rows: {e.Message}";
-            return null;
-        }
     }
 }

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what HpcAdam needs and is missing, then builds everything (Release). Idempotent:
+# run it as often as you like. Where MPI is already on the PATH (a cluster after
+# `module load openmpi`), apt is never touched.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+fail() { echo "setup: $*" >&2; exit 1; }
+
+missing=()
+command -v mpicc >/dev/null || missing+=(openmpi-bin libopenmpi-dev)
+command -v make >/dev/null || missing+=(make)
+command -v cc >/dev/null || missing+=(gcc)
+if ((${#missing[@]})); then
+  command -v apt-get >/dev/null || fail "missing ${missing[*]} and no apt-get: install an MPI with mpicc (or load its module), make and a C compiler"
+  sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || fail "missing ${missing[*]}: run as root, or install them: apt-get install ${missing[*]}"
+    sudo=(sudo)
+  fi
+  echo "setup: installing ${missing[*]} from Debian"
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+command -v dotnet >/dev/null || fail "the .NET 10 SDK is missing: install dotnet-sdk-10.0 (Microsoft's Debian package feed) and run this again"
+dotnet_major=$(dotnet --version | cut -d. -f1)
+[ "$dotnet_major" -ge 10 ] || fail "dotnet $(dotnet --version) is too old: HpcAdam needs the .NET 10 SDK"
+
+echo "setup: building (dotnet build -c Release; native/ is built by the same build with $(command -v mpicc))"
+dotnet build HpcAdam.sln -c Release -nologo -v quiet -clp:NoSummary -p:TorchBackend="${TORCH_BACKEND:-cpu}"
+echo "setup: done; the command is ./hpcadam (try ./hpcadam doctor)"

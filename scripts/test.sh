@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: set-up (installs what is missing, builds), then
+# every NUnit test, including real mpirun jobs. Fails when a test fails or when no test ran.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+results=artifacts/test-results
+rm -rf "$results"
+status=0
+dotnet test HpcAdam.sln -c Release --no-build -nologo --logger "trx;LogFileName=tests.trx" --results-directory "$results" || status=$?
+
+trx="$results/tests.trx"
+[ -f "$trx" ] || { echo "test: no test results were written ($trx): the test run did not start"; exit 1; }
+count() { grep -o "<Counters [^>]*" "$trx" | grep -o " $1=\"[0-9]*\"" | grep -o "[0-9]*"; }
+total=$(count total); passed=$(count passed); failed=$(count failed); executed=$(count executed)
+echo "Tests: $passed passed, $failed failed, $((total - executed)) skipped"
+[ "$executed" -gt 0 ] || { echo "test: no test was executed"; exit 1; }
+exit "$status"
