@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The C# all-reduce path against plain MPI_Allreduce in C, on the same ranks and sizes.
-# Rounds alternate C and C# so that both see the same machine load; the comparison uses each
-# size's median. Usage: scripts/bench-allreduce.sh [RANKS=2] [ROUNDS=3] [extra bench flags...]
+# Rounds alternate C and C# so that both see the same machine load; the comparison takes
+# each side's best round per size. Usage: scripts/bench-allreduce.sh [RANKS=2] [ROUNDS=3] [extra bench flags...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ranks=${1:-2}; rounds=${2:-3}; shift $(( $# < 2 ? $# : 2 ))

@@ -11,7 +11,7 @@ public sealed class DoctorTests
 
         Assert.That(outcome.ExitCode, Is.Zero, outcome.ToString());
         Assert.That(outcome.Stdout, Does.Contain("none: single process"));
-        Assert.That(outcome.Stdout, Does.Contain("MPI library       Open MPI"));
+        Assert.That(outcome.Stdout, Does.Match(@"MPI library +\S.* \(MPI [34]\.\d\)"));
         Assert.That(outcome.Stdout, Does.Contain("libtorch 2.10"));
         Assert.That(outcome.Stdout, Does.Contain(LibstdcxxCase.SystemProvidesVersion() ? "system provides GLIBCXX_3.4.32" : "system lacks GLIBCXX_3.4.32"));
         Assert.That(outcome.Stdout, Does.Contain("verdict: ready to train on 1 rank(s)"));
@@ -23,7 +23,7 @@ public sealed class DoctorTests
         ProcessOutcome outcome = ChildProcess.MpiRun(2, ChildProcess.Hpcadam, ["doctor"]);
 
         Assert.That(outcome.ExitCode, Is.Zero, outcome.ToString());
-        Assert.That(outcome.Stdout, Does.Contain("Open MPI mpirun, 2 processes"));
+        Assert.That(outcome.Stdout, Does.Match(@"launcher +.*, 2 processes"));
         Assert.That(outcome.Stdout, Does.Contain("rank 0 of 2, local rank 0 of 2"));
         Assert.That(outcome.Stdout, Does.Contain("ok, 2 rank(s) answered"));
         Assert.That(outcome.Stdout, Does.Contain("verdict: ready to train on 2 rank(s)"));

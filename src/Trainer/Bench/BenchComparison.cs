@@ -5,8 +5,9 @@ namespace HpcAdam.Trainer.Bench;
 
 /// <summary>
 /// `hpcadam bench compare`: the C# all-reduce path against the C reference, from rows that
-/// both wrote with --json. On a busy machine one run of each is noisy, so each side may bring
-/// several rounds; sizes are compared by their median busbw.
+/// both wrote with --json. Interference from the rest of the machine comes and goes over
+/// seconds and only ever slows a run down, so each side brings several interleaved rounds and
+/// sizes are compared by each side's best round (as hyperfine reports a minimum).
 /// </summary>
 internal static class BenchComparison
 {
@@ -36,7 +37,7 @@ internal static class BenchComparison
         {
             try
             {
-                Print(Medians(parsed.GetValue(reference)!), Medians(parsed.GetValue(candidate)!), parsed.GetValue(reference)!.Length);
+                Print(Best(parsed.GetValue(reference)!), Best(parsed.GetValue(candidate)!), parsed.GetValue(reference)!.Length);
                 return ExitCodes.Success;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException)
@@ -47,29 +48,18 @@ internal static class BenchComparison
         return command;
     }
 
-    private static SortedDictionary<long, double> Medians(FileInfo[] files)
+    private static SortedDictionary<long, double> Best(FileInfo[] files)
     {
-        var busbw = new SortedDictionary<long, List<double>>();
+        var best = new SortedDictionary<long, double>();
         foreach (FileInfo file in files)
             foreach (BandwidthRow row in BandwidthRow.FromJson(File.ReadAllText(file.FullName)))
-            {
-                if (!busbw.TryGetValue(row.Bytes, out var values))
-                    busbw[row.Bytes] = values = [];
-                values.Add(row.BusbwGbs);
-            }
-        return new SortedDictionary<long, double>(busbw.ToDictionary(pair => pair.Key, pair => Median(pair.Value)));
-    }
-
-    private static double Median(List<double> values)
-    {
-        values.Sort();
-        int middle = values.Count / 2;
-        return values.Count % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
+                best[row.Bytes] = Math.Max(best.GetValueOrDefault(row.Bytes), row.BusbwGbs);
+        return best;
     }
 
     private static void Print(SortedDictionary<long, double> reference, SortedDictionary<long, double> candidate, int rounds)
     {
-        Console.WriteLine($"# median busbw over {rounds} round(s) of each");
+        Console.WriteLine($"# best busbw of {rounds} round(s) of each");
         Console.WriteLine("#        size    C reference    C# path    ratio");
         Console.WriteLine("#         (B)         (GB/s)     (GB/s)");
         var largeRatios = new List<(long Bytes, double Ratio)>();
