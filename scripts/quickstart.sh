@@ -10,4 +10,4 @@ echo "== ./hpcadam doctor"
 echo "== mpirun -np 2 ./hpcadam selftest"
 scripts/mpirun.sh 2 ./hpcadam selftest
 echo "== all-reduce bandwidth on 2 ranks: C# path and C reference"
-scripts/bench-allreduce.sh 2 1
+scripts/bench-allreduce.sh 2 5
