@@ -4,6 +4,8 @@ using HpcAdam.Trainer.Bench;
 using HpcAdam.Trainer.Doctor;
 using HpcAdam.Trainer.SelfTest;
 
+PlainConsole.Install();
+
 var root = new RootCommand("HpcAdam: data-parallel training with batch-size-invariant Adam over MPI.\n" +
                            "Run one process per rank: mpirun -np N hpcadam <command>, or srun --mpi=pmix hpcadam <command>.")
 {
