@@ -28,34 +28,40 @@ public static class HyperparameterScaling
         bool scaleEpsilon = false)
     {
         reference.Validate();
-        if (kappa < 1)
-            throw new ArgumentOutOfRangeException(nameof(kappa), kappa, "κ, the micro-batches per step, must be at least 1");
-        if (referenceKappa < 1)
-            throw new ArgumentOutOfRangeException(nameof(referenceKappa), referenceKappa, "the reference κ must be at least 1");
 
         double ratio = (double)kappa / referenceKappa;
-        AdamHyperparameters scaled = rule switch
+        double rateFactor = rule == ScalingRule.None ? 1 : ratio;
+        AdamHyperparameters scaled = reference with
         {
-            ScalingRule.Linear => reference with
-            {
-                LearningRate = reference.LearningRate * ratio,
-                Gamma1 = reference.Gamma1 * ratio,
-                Gamma2 = reference.Gamma2 * ratio,
-            },
-            ScalingRule.Sqrt => reference with
-            {
-                LearningRate = reference.LearningRate * Math.Sqrt(ratio),
-                Gamma1 = reference.Gamma1 * ratio,
-                Gamma2 = reference.Gamma2 * ratio,
-                Epsilon = scaleEpsilon ? reference.Epsilon / Math.Sqrt(ratio) : reference.Epsilon,
-            },
-            ScalingRule.None => reference,
-            _ => throw new ArgumentOutOfRangeException(nameof(rule), rule, "unknown scaling rule"),
+            LearningRate = reference.LearningRate * LearningRateFactor(rule, kappa, referenceKappa),
+            Gamma1 = reference.Gamma1 * rateFactor,
+            Gamma2 = reference.Gamma2 * rateFactor,
+            Epsilon = rule == ScalingRule.Sqrt && scaleEpsilon ? reference.Epsilon / Math.Sqrt(ratio) : reference.Epsilon,
         };
         RequireRate("Gamma1", reference.Gamma1, scaled.Gamma1, kappa, referenceKappa);
         RequireRate("Gamma2", reference.Gamma2, scaled.Gamma2, kappa, referenceKappa);
         scaled.Validate();
         return scaled;
+    }
+
+    /// <summary>
+    /// η'/η for a step of <paramref name="kappa"/> micro-batches. AdaGrad and AdaGrad-Norm have no
+    /// EMA rates, so they scale only the learning rate.
+    /// </summary>
+    public static double LearningRateFactor(ScalingRule rule, int kappa, int referenceKappa)
+    {
+        if (kappa < 1)
+            throw new ArgumentOutOfRangeException(nameof(kappa), kappa, "κ, the micro-batches per step, must be at least 1");
+        if (referenceKappa < 1)
+            throw new ArgumentOutOfRangeException(nameof(referenceKappa), referenceKappa, "the reference κ must be at least 1");
+        double ratio = (double)kappa / referenceKappa;
+        return rule switch
+        {
+            ScalingRule.Linear => ratio,
+            ScalingRule.Sqrt => Math.Sqrt(ratio),
+            ScalingRule.None => 1,
+            _ => throw new ArgumentOutOfRangeException(nameof(rule), rule, "unknown scaling rule"),
+        };
     }
 
     private static void RequireRate(string name, double given, double scaled, int kappa, int referenceKappa)

@@ -1,0 +1,139 @@
+using System.Numerics;
+using TorchSharp;
+
+namespace HpcAdam.Optim;
+
+/// <summary>
+/// One optimizer over one flat parameter buffer, updated in place from the step's sums
+/// S1 = Σ_k g_k and S2 = Σ_k g_k⊙g_k over its κ micro-batches (ALGORITHMS.md, "The three
+/// optimizers"). Hyperparameters are given at a reference κ and scaled by the configured rule
+/// for each step's κ, so κ may change between steps. On host memory the step is one fused
+/// vectorised pass; on a GPU a few whole-buffer tensor operations.
+/// </summary>
+public sealed class FlatOptimizer : IDisposable
+{
+    public FlatOptimizer(torch.Tensor weights, OptimizerKind kind, AdamHyperparameters reference,
+        ScalingRule rule = ScalingRule.Linear, int referenceKappa = 1, bool scaleEpsilon = false)
+    {
+        if (weights.dtype is not (torch.ScalarType.Float32 or torch.ScalarType.Float64))
+            throw new ArgumentException($"the weights are {weights.dtype}; the optimizer works on float32 (or float64) buffers", nameof(weights));
+        if (!weights.is_contiguous())
+            throw new ArgumentException("the weights are not contiguous; pass the flat buffer the parameters view", nameof(weights));
+        reference.Validate();
+        HyperparameterScaling.LearningRateFactor(rule, 1, referenceKappa);
+        (Weights, Kind, Reference, Rule, ReferenceKappa, ScaleEpsilon) = (weights, kind, reference, rule, referenceKappa, scaleEpsilon);
+        State = new OptimizerState(kind, weights);
+    }
+
+    public torch.Tensor Weights { get; }
+    public OptimizerKind Kind { get; }
+    public AdamHyperparameters Reference { get; }
+    public ScalingRule Rule { get; }
+    public int ReferenceKappa { get; }
+    public bool ScaleEpsilon { get; }
+    public OptimizerState State { get; }
+
+    /// <summary>Threads for the host pass; by default as many as TorchSharp's own operations use.</summary>
+    public int MaxThreads { get; set; } = Math.Max(1, torch.get_num_threads());
+
+    /// <summary>Runs the tensor-operation path even on host memory (to test it where there is no GPU).</summary>
+    internal bool UseTensorOperations { get; set; }
+
+    /// <summary>
+    /// The hyperparameters a step of <paramref name="kappa"/> micro-batches uses. AdaGrad and
+    /// AdaGrad-Norm have no EMA rates and scale only η.
+    /// </summary>
+    public AdamHyperparameters EffectiveHyperparameters(int kappa) => Kind.IsAdam()
+        ? HyperparameterScaling.Scale(Reference, Rule, kappa, ReferenceKappa, ScaleEpsilon)
+        : Reference with { LearningRate = Reference.LearningRate * HyperparameterScaling.LearningRateFactor(Rule, kappa, ReferenceKappa) };
+
+    /// <summary>
+    /// One step from the sums over <paramref name="kappa"/> micro-batches. <paramref name="squaredGradientSum"/>
+    /// is needed by BSI-Adam only. Returns the hyperparameters the step used.
+    /// </summary>
+    public AdamHyperparameters Step(torch.Tensor gradientSum, torch.Tensor? squaredGradientSum, int kappa)
+    {
+        if (Kind == OptimizerKind.MicroAdam && kappa != 1)
+            throw new ArgumentException($"micro-adam applies one micro-batch per step (Alg. 1), so κ must be 1, not {kappa}", nameof(kappa));
+        RequireLike(gradientSum, "the gradient sum S1");
+        if (Kind == OptimizerKind.BsiAdam)
+            RequireLike(squaredGradientSum ?? throw new ArgumentNullException(nameof(squaredGradientSum), "BSI-Adam needs S2, the sum of squared micro-batch gradients"),
+                "the squared-gradient sum S2");
+        AdamHyperparameters effective = EffectiveHyperparameters(kappa);
+
+        if (Kind.IsAdam())
+        {
+            State.C1 *= 1 - effective.Gamma1;
+            State.C2 *= 1 - effective.Gamma2;
+        }
+        if (Weights.device_type != DeviceType.CPU || UseTensorOperations)
+            StepWithTensorOperations(gradientSum, squaredGradientSum, kappa, effective);
+        else if (Weights.dtype == torch.ScalarType.Float32)
+            StepOnHost<float>(gradientSum, squaredGradientSum, kappa, effective);
+        else
+            StepOnHost<double>(gradientSum, squaredGradientSum, kappa, effective);
+        State.Step++;
+        State.Kappa = kappa;
+        return effective;
+    }
+
+    private void StepOnHost<T>(torch.Tensor gradientSum, torch.Tensor? squaredGradientSum, int kappa, AdamHyperparameters effective)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Span<T> w = HostSpan.Of<T>(Weights, "the weights");
+        ReadOnlySpan<T> s1 = HostSpan.Of<T>(gradientSum, "the gradient sum S1");
+        switch (Kind)
+        {
+            case OptimizerKind.BsiAdam or OptimizerKind.Adam or OptimizerKind.MicroAdam:
+                ReadOnlySpan<T> s2 = Kind == OptimizerKind.BsiAdam ? HostSpan.Of<T>(squaredGradientSum!, "the squared-gradient sum S2") : [];
+                FusedAdamKernel.Step(w, HostSpan.Of<T>(State.M, "m"), HostSpan.Of<T>(State.V, "v"), s1, s2, Coefficients(effective, kappa), MaxThreads);
+                break;
+            case OptimizerKind.AdaGrad:
+                FusedAdaGradKernel.Step(w, HostSpan.Of<T>(State.V, "the AdaGrad accumulator"), s1, kappa, effective, MaxThreads);
+                break;
+            case OptimizerKind.AdaGradNorm:
+                State.SquaredNormSum += FusedAdaGradKernel.SquaredNormOfMean(s1, kappa, MaxThreads);
+                FusedAdaGradKernel.ScaledDescent(w, s1, effective, AdaGradNormScale(effective, kappa), MaxThreads);
+                break;
+        }
+    }
+
+    private void StepWithTensorOperations(torch.Tensor gradientSum, torch.Tensor? squaredGradientSum, int kappa, AdamHyperparameters effective)
+    {
+        switch (Kind)
+        {
+            case OptimizerKind.BsiAdam or OptimizerKind.Adam or OptimizerKind.MicroAdam:
+                WholeTensorUpdate.Adam(Weights, State.M, State.V, gradientSum, squaredGradientSum, Coefficients(effective, kappa));
+                break;
+            case OptimizerKind.AdaGrad:
+                WholeTensorUpdate.AdaGrad(Weights, State.V, gradientSum, kappa, effective);
+                break;
+            case OptimizerKind.AdaGradNorm:
+                State.SquaredNormSum += WholeTensorUpdate.SquaredNormOfMean(gradientSum, kappa);
+                WholeTensorUpdate.ScaledDescent(Weights, gradientSum, effective, AdaGradNormScale(effective, kappa));
+                break;
+        }
+    }
+
+    private AdamStepCoefficients Coefficients(AdamHyperparameters effective, int kappa) =>
+        AdamStepCoefficients.For(effective, kappa, State.C1, State.C2,
+            Kind == OptimizerKind.BsiAdam ? SecondMomentSource.MeanOfSquares : SecondMomentSource.SquareOfMean);
+
+    /// <summary>η/(b·κ) with b = √(b²) + ε (or √(b² + ε)): the factor on S1 = κ·ḡ in AdaGrad-Norm's step.</summary>
+    private double AdaGradNormScale(AdamHyperparameters effective, int kappa)
+    {
+        double b = effective.EpsilonInsideSqrt
+            ? Math.Sqrt(State.SquaredNormSum + effective.Epsilon)
+            : Math.Sqrt(State.SquaredNormSum) + effective.Epsilon;
+        return effective.LearningRate / (b * kappa);
+    }
+
+    private void RequireLike(torch.Tensor buffer, string name)
+    {
+        if (buffer.dtype != Weights.dtype || buffer.device_type != Weights.device_type || buffer.device_index != Weights.device_index || buffer.numel() != Weights.numel())
+            throw new ArgumentException(
+                $"{name} is {buffer.dtype} on {buffer.device} with {buffer.numel()} elements; the weights are {Weights.dtype} on {Weights.device} with {Weights.numel()}");
+    }
+
+    public void Dispose() => State.Dispose();
+}
