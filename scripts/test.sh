@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+scripts/fetch-data.sh mnist >/dev/null  # MNIST for the data tests; errors still reach stderr
 
 results=artifacts/test-results
 rm -rf "$results"
