@@ -94,6 +94,20 @@ public sealed class OptimizerState : IDisposable
         }
     }
 
+    /// <summary>
+    /// Takes over the moments and bias-correction products of another optimizer of the same family
+    /// (BSI-Adam, Adam and Micro-Adam share theirs), e.g. to compare them from one warmed-up state.
+    /// </summary>
+    public void CopyFrom(OptimizerState other)
+    {
+        bool sameFamily = Kind == other.Kind || (Kind.IsAdam() && other.Kind.IsAdam());
+        if (!sameFamily || other.M.numel() != M.numel() || other.V.numel() != V.numel() || other.M.dtype != M.dtype)
+            throw new ArgumentException($"a {OptimizerNames.Name(other.Kind)} state of {other.V.numel()} elements cannot start a {OptimizerNames.Name(Kind)} of {V.numel()}", nameof(other));
+        M.copy_(other.M);
+        V.copy_(other.V);
+        (C1, C2, Step, Kappa, SquaredNormSum) = (other.C1, other.C2, other.Step, other.Kappa, other.SquaredNormSum);
+    }
+
     private static torch.Tensor Matching(Dictionary<string, torch.Tensor> tensors, string name, torch.Tensor current)
     {
         torch.Tensor saved = tensors.GetValueOrDefault(name) ?? throw new InvalidDataException($"the optimizer state has no tensor '{name}'");

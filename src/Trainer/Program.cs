@@ -2,6 +2,7 @@ using System.CommandLine;
 using HpcAdam.Trainer;
 using HpcAdam.Trainer.Bench;
 using HpcAdam.Trainer.Doctor;
+using HpcAdam.Trainer.Probe;
 using HpcAdam.Trainer.SelfTest;
 
 PlainConsole.Install();
@@ -12,6 +13,7 @@ var root = new RootCommand("HpcAdam: data-parallel training with batch-size-inva
     DoctorCommand.Create(),
     BenchCommand.Create(),
     SelfTestCommand.Create(),
+    InvarianceProbeCommand.Create(),
 };
 
 ParseResult parsed = root.Parse(args);
