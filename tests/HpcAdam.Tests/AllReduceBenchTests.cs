@@ -3,23 +3,16 @@ using System.Text.Json;
 namespace HpcAdam.Tests;
 
 /// <summary>The bench's table and JSON, from the C# path and from the C reference, under mpirun -np 2.</summary>
-public sealed class AllReduceBenchTests
+public sealed class AllReduceBenchTests() : TemporaryDirectoryTest("hpcadam-bench-")
 {
     private static readonly string[] s_keys = ["bytes", "count", "time_us", "algbw_gbs", "busbw_gbs", "wrong"];
     private static readonly string s_reference = Path.Combine(ChildProcess.RepoRoot, "artifacts", "native", "allreduce_bench");
-    private string _directory = "";
-
-    [SetUp]
-    public void CreateDirectory() => _directory = Directory.CreateTempSubdirectory("hpcadam-bench-").FullName;
-
-    [TearDown]
-    public void DeleteDirectory() => Directory.Delete(_directory, recursive: true);
 
     [Test]
     public void BothBenchmarksWriteTheSameRowsWithExactSums()
     {
-        string csharpJson = Path.Combine(_directory, "csharp.json");
-        string referenceJson = Path.Combine(_directory, "c.json");
+        string csharpJson = Path.Combine(TestDirectory, "csharp.json");
+        string referenceJson = Path.Combine(TestDirectory, "c.json");
         string[] sizes = ["--max-bytes", "2M", "--warmup", "1", "--iters", "3"];
 
         ProcessOutcome reference = ChildProcess.MpiRun(2, s_reference, [.. sizes, "--json", referenceJson]);
@@ -54,12 +47,12 @@ public sealed class AllReduceBenchTests
     [TestCase("--max-bytes", "lots")]
     public void BadArgumentsAreOneLineAndWriteNothing(string option, string value)
     {
-        string json = Path.Combine(_directory, "rows.json");
+        string json = Path.Combine(TestDirectory, "rows.json");
         ProcessOutcome outcome = ChildProcess.RunAlone(["bench", "allreduce", option, value, "--json", json]);
 
         Assert.That(outcome.ExitCode, Is.EqualTo(2), outcome.ToString());
         Assert.That(outcome.Stderr.TrimEnd().Split('\n'), Has.Length.EqualTo(1), outcome.ToString());
         Assert.That(outcome.Stderr, Does.Contain(option));
-        Assert.That(Directory.GetFiles(_directory), Is.Empty);
+        Assert.That(Directory.GetFiles(TestDirectory), Is.Empty);
     }
 }

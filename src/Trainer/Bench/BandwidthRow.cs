@@ -10,12 +10,6 @@ namespace HpcAdam.Trainer.Bench;
 /// </summary>
 internal sealed record BandwidthRow(long Bytes, long Count, double TimeUs, double AlgbwGbs, double BusbwGbs, long Wrong)
 {
-    private static readonly JsonSerializerOptions s_json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        WriteIndented = true,
-    };
-
     public static BandwidthRow FromTime(long bytes, int elementSize, double seconds, int worldSize, long wrong)
     {
         double algbw = bytes / seconds / 1e9;
@@ -23,10 +17,10 @@ internal sealed record BandwidthRow(long Bytes, long Count, double TimeUs, doubl
         return new BandwidthRow(bytes, bytes / elementSize, seconds * 1e6, algbw, busbw, wrong);
     }
 
-    public static string ToJson(IReadOnlyList<BandwidthRow> rows) => JsonSerializer.Serialize(rows, s_json);
+    public static string ToJson(IReadOnlyList<BandwidthRow> rows) => JsonSerializer.Serialize(rows, BenchJson.Options);
 
     public static List<BandwidthRow> FromJson(string json) =>
-        JsonSerializer.Deserialize<List<BandwidthRow>>(json, s_json) ?? [];
+        JsonSerializer.Deserialize<List<BandwidthRow>>(json, BenchJson.Options) ?? [];
 
     public const string Header =
         "#        size         count    type      time     algbw     busbw  #wrong\n" +

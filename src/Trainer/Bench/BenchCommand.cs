@@ -1,11 +1,13 @@
 using System.CommandLine;
+using TorchSharp;
 
 namespace HpcAdam.Trainer.Bench;
 
 /// <summary>`hpcadam bench ...`: benchmarks that print tables (timing lives here, never in tests).</summary>
 internal static class BenchCommand
 {
-    public static Command Create() => new("bench", "Benchmarks that print tables.") { CreateAllReduce(), BenchComparison.CreateCommand() };
+    public static Command Create() =>
+        new("bench", "Benchmarks that print tables.") { CreateAllReduce(), BenchComparison.CreateCommand(), CreateOptimizer() };
 
     private static Command CreateAllReduce()
     {
@@ -64,11 +66,69 @@ internal static class BenchCommand
             return $"--max-bytes {maxText} is not a size at least --min-bytes ({ByteSize.Format(min)})";
         if (max / 4 > int.MaxValue)
             return $"--max-bytes {maxText} is larger than the benchmark's 8G limit";
+        string? problem = ValidateRepetitions(warmup, iterations);
+        options = problem is null ? new AllReduceBenchOptions(min, max, warmup, iterations) : null;
+        return problem;
+    }
+
+    private static Command CreateOptimizer()
+    {
+        var parameters = new Option<long>("--params") { Description = "Parameters per optimizer (default: ResNet-18's).", DefaultValueFactory = _ => ResNet18Shapes.ParameterCount };
+        var warmup = new Option<int>("--warmup") { Description = "Untimed steps of each.", DefaultValueFactory = _ => 3 };
+        var iterations = new Option<int>("--iters") { Description = "Timed steps of each; the median is reported.", DefaultValueFactory = _ => 20 };
+        var json = new Option<FileInfo?>("--json") { Description = "Also write the result as one JSON object (params, bsi_adam_ms, torchsharp_adam_ms, triad_ms)." };
+        var command = new Command("optimizer",
+            "Time of one optimizer step: BSI-Adam's fused flat pass against TorchSharp's Adam over ResNet-18-shaped tensors\n" +
+            "and against a STREAM triad moving the same bytes. One process; run it alone, not under a launcher.")
+        {
+            parameters, warmup, iterations, json,
+        };
+        command.SetAction(parsed =>
+        {
+            var options = new OptimizerBenchOptions(parsed.GetValue(parameters), parsed.GetValue(warmup), parsed.GetValue(iterations));
+            FileInfo? jsonFile = parsed.GetValue(json);
+            string? problem = ValidateOptimizer(options, jsonFile);
+            if (problem is not null)
+                return UsageError.Report($"hpcadam bench optimizer: {problem}");
+            return Job.Run(communicator => communicator.Size > 1
+                ? UsageError.Report("hpcadam bench optimizer: times one process; run it without mpirun or srun")
+                : RunOptimizer(options, jsonFile));
+        });
+        return command;
+    }
+
+    private static int RunOptimizer(OptimizerBenchOptions options, FileInfo? json)
+    {
+        // The host pass uses as many threads as TorchSharp's own operations, so all three get the same cores.
+        int threads = Math.Max(1, torch.get_num_threads());
+        Console.WriteLine($"# hpcadam bench optimizer: {options.Params} parameters, {threads} thread(s); " +
+                          $"time = median of {options.Iterations} timed step(s) after {options.Warmup} warm-up(s)");
+        OptimizerTimings timings = OptimizerBenchmark.Run(options, threads, Console.WriteLine);
+        Console.WriteLine(OptimizerTimings.Header);
+        Console.WriteLine(timings.Format());
+        foreach (string goal in timings.Goals())
+            Console.WriteLine(goal);
+        if (json is not null)
+            AtomicFile.WriteAllText(json.FullName, timings.ToJson());
+        return ExitCodes.Success;
+    }
+
+    /// <summary>Checked before anything is timed, so a bad --json costs no minutes of benchmark.</summary>
+    private static string? ValidateOptimizer(OptimizerBenchOptions options, FileInfo? json)
+    {
+        if (options.Params is < 1 or > OptimizerBenchmark.MaxParams)
+            return $"--params {options.Params} must be from 1 to {OptimizerBenchmark.MaxParams} (one flat float32 buffer under 2 GiB)";
+        if (json is { Directory.Exists: false })
+            return $"--json {json.FullName}: the folder {json.DirectoryName} does not exist";
+        return ValidateRepetitions(options.Warmup, options.Iterations);
+    }
+
+    private static string? ValidateRepetitions(int warmup, int iterations)
+    {
         if (warmup < 0)
             return $"--warmup {warmup} must be 0 or more";
         if (iterations < 1)
             return $"--iters {iterations} must be at least 1";
-        options = new AllReduceBenchOptions(min, max, warmup, iterations);
         return null;
     }
 }
