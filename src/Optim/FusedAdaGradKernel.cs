@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace HpcAdam.Optim;
 
@@ -68,6 +69,7 @@ public static unsafe class FusedAdaGradKernel
         private readonly Vector<T> _learningRate = VectorPass.Broadcast<T>(effective.LearningRate);
         private readonly Vector<T> _epsilon = VectorPass.Broadcast<T>(effective.Epsilon);
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Update(T* w, T* a, T* s1, T* unused3, T* unused4)
         {
             Vector<T> meanGradient = Vector.Load(s1) * _inverseKappa;
@@ -85,6 +87,7 @@ public static unsafe class FusedAdaGradKernel
         private readonly Vector<T> _decay = VectorPass.Broadcast<T>(1 - effective.LearningRate * effective.WeightDecay);
         private readonly Vector<T> _scale = VectorPass.Broadcast<T>(scale);
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Update(T* w, T* s1, T* unused2, T* unused3, T* unused4) =>
             (_decay * Vector.Load(w) - _scale * Vector.Load(s1)).Store(w);
     }

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace HpcAdam.Optim;
 
@@ -51,6 +52,7 @@ public static unsafe class FusedAdamKernel
         private readonly Vector<T> _epsilon = VectorPass.Broadcast<T>(c.Epsilon);
 
         /// <summary>Streams: w, m, v (written), S1, S2 (S2 null for the square of the mean).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Update(T* w, T* m, T* v, T* s1, T* s2)
         {
             Vector<T> meanGradient = Vector.Load(s1) * _inverseKappa;
