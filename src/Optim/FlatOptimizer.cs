@@ -20,7 +20,7 @@ public sealed class FlatOptimizer : IDisposable
         if (!weights.is_contiguous())
             throw new ArgumentException("the weights are not contiguous; pass the flat buffer the parameters view", nameof(weights));
         reference.Validate();
-        HyperparameterScaling.LearningRateFactor(rule, 1, referenceKappa);
+        HyperparameterScaling.LearningRateFactor(rule, 1, referenceKappa);   // refuses an unknown rule or a reference κ below 1 now, not at the first step
         (Weights, Kind, Reference, Rule, ReferenceKappa, ScaleEpsilon) = (weights, kind, reference, rule, referenceKappa, scaleEpsilon);
         State = new OptimizerState(kind, weights);
     }
