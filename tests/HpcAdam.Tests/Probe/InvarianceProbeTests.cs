@@ -4,23 +4,15 @@ using HpcAdam.Trainer.Probe;
 namespace HpcAdam.Tests.Probe;
 
 /// <summary>`hpcadam invariance-probe` on the embedded synthetic data, alone and under mpirun -np 2.</summary>
-public sealed class InvarianceProbeTests
+public sealed class InvarianceProbeTests() : TemporaryDirectoryTest("hpcadam-probe-")
 {
     private static readonly string[] s_small =
         ["invariance-probe", "--data", "synthetic", "--hidden", "32", "--warmup", "32", "--micro-batches", "16", "--kappas", "1,4,16", "--lrs", "1e-4,1e-2"];
 
-    private string _directory = "";
-
-    [SetUp]
-    public void CreateDirectory() => _directory = Directory.CreateTempSubdirectory("hpcadam-probe-").FullName;
-
-    [TearDown]
-    public void DeleteDirectory() => Directory.Delete(_directory, recursive: true);
-
     [Test]
     public void BsiAdamStaysCloserToMicroAdamThanStandardAdamAndTwoRanksAgreeWithOne()
     {
-        string alone = Path.Combine(_directory, "alone.json"), twoRanks = Path.Combine(_directory, "two.json");
+        string alone = Path.Combine(TestDirectory, "alone.json"), twoRanks = Path.Combine(TestDirectory, "two.json");
         ProcessOutcome single = ChildProcess.RunAlone([.. s_small, "--json", alone]);
         ProcessOutcome parallel = ChildProcess.MpiRun(2, ChildProcess.Hpcadam, [.. s_small, "--json", twoRanks]);
         Assert.That(single.ExitCode, Is.Zero, single.ToString());

@@ -1,0 +1,105 @@
+namespace HpcAdam.Trainer.Configuration;
+
+/// <summary>
+/// Everything a training run is configured with, section by section; each property is a
+/// configuration key (<c>Section:Key</c>), with the default a user gets when it is not set.
+/// </summary>
+internal sealed class TrainerSettings
+{
+    public ModelSettings Model { get; set; } = new();
+    public DataSettings Data { get; set; } = new();
+    public BatchSettings Batch { get; set; } = new();
+    public OptimizerSettings Optimizer { get; set; } = new();
+    public TrainSettings Train { get; set; } = new();
+    public RunSettings Run { get; set; } = new();
+    public EvalSettings Eval { get; set; } = new();
+    public CheckpointSettings Checkpoint { get; set; } = new();
+    public TraceSettings Trace { get; set; } = new();
+}
+
+internal sealed class ModelSettings
+{
+    /// <summary>mlp, cnn, resnet18 or vit.</summary>
+    public string Name { get; set; } = "mlp";
+
+    /// <summary>The MLP's hidden widths, comma-separated ("256" or "512,256").</summary>
+    public string Hidden { get; set; } = "256";
+}
+
+internal sealed class DataSettings
+{
+    /// <summary>mnist, fashion-mnist, cifar10 or synthetic.</summary>
+    public string Name { get; set; } = "mnist";
+
+    /// <summary>The folder scripts/fetch-data.sh fills.</summary>
+    public string Dir { get; set; } = "data";
+}
+
+internal sealed class BatchSettings
+{
+    /// <summary>M, samples per micro-batch.</summary>
+    public int MicroBatchSize { get; set; } = 25;
+
+    /// <summary>κ, micro-batches per optimizer step; the mini-batch is κ·M.</summary>
+    public int Kappa { get; set; } = 4;
+}
+
+internal sealed class OptimizerSettings
+{
+    /// <summary>bsi-adam, adam, micro-adam, adagrad or adagrad-norm.</summary>
+    public string Name { get; set; } = "bsi-adam";
+
+    /// <summary>η at the reference κ.</summary>
+    public double Lr { get; set; } = 1e-3;
+
+    /// <summary>γ1 = 1 − β1 at the reference κ.</summary>
+    public double Gamma1 { get; set; } = 0.1;
+
+    /// <summary>γ2 = 1 − β2 at the reference κ.</summary>
+    public double Gamma2 { get; set; } = 0.001;
+
+    public double Eps { get; set; } = 1e-8;
+
+    /// <summary>λ, decoupled.</summary>
+    public double WeightDecay { get; set; }
+
+    /// <summary>linear, sqrt or none.</summary>
+    public string Scaling { get; set; } = "linear";
+
+    /// <summary>The κ at which Lr, Gamma1 and Gamma2 are given; 0 means Batch:Kappa.</summary>
+    public int ReferenceKappa { get; set; }
+}
+
+internal sealed class TrainSettings
+{
+    public int Epochs { get; set; } = 1;
+
+    /// <summary>Total optimizer steps of the run; 0 means as many as Epochs allow.</summary>
+    public long Steps { get; set; }
+
+    public long Seed { get; set; }
+}
+
+internal sealed class RunSettings
+{
+    /// <summary>Where rank 0 writes config.json, metrics and checkpoints.</summary>
+    public string Dir { get; set; } = "runs/latest";
+}
+
+internal sealed class EvalSettings
+{
+    /// <summary>Evaluate every this many steps; 0 = only at the end.</summary>
+    public int Every { get; set; }
+}
+
+internal sealed class CheckpointSettings
+{
+    /// <summary>Checkpoint every this many steps; 0 = only at the end.</summary>
+    public int Every { get; set; }
+}
+
+internal sealed class TraceSettings
+{
+    /// <summary>Write samples.jsonl (each step's micro-batches) and initial.safetensors.</summary>
+    public bool Samples { get; set; }
+}
