@@ -1,0 +1,72 @@
+using System.Globalization;
+using HpcAdam.Optim;
+
+namespace HpcAdam.Trainer.Configuration;
+
+/// <summary>
+/// Checks the values of <see cref="TrainerSettings"/> before anything runs, so a bad value is one
+/// line naming its key and what to do, and never an error halfway through a job.
+/// </summary>
+internal static class SettingsValidation
+{
+    public static readonly string[] Models = ["mlp", "cnn", "resnet18", "vit"];
+    public static readonly string[] DataSets = ["mnist", "fashion-mnist", "cifar10", "synthetic"];
+
+    /// <summary>The first problem, naming its key; null when the settings can run.</summary>
+    public static string? Problem(TrainerSettings settings)
+    {
+        if (!Models.Contains(settings.Model.Name))
+            return $"Model:Name = '{settings.Model.Name}' is not a model: use one of {string.Join(", ", Models)}";
+        if (HiddenWidths(settings.Model.Hidden) is null)
+            return $"Model:Hidden = '{settings.Model.Hidden}' must be comma-separated positive widths, e.g. 256 or 512,256";
+        if (!DataSets.Contains(settings.Data.Name))
+            return $"Data:Name = '{settings.Data.Name}' is not a data set: use one of {string.Join(", ", DataSets)}";
+        if (settings.Batch.MicroBatchSize < 1)
+            return $"Batch:MicroBatchSize = {settings.Batch.MicroBatchSize} must be at least 1";
+        if (settings.Batch.Kappa < 1)
+            return $"Batch:Kappa = {settings.Batch.Kappa} must be at least 1 (micro-batches per step)";
+        if (settings.Optimizer.ReferenceKappa < 0)
+            return $"Optimizer:ReferenceKappa = {settings.Optimizer.ReferenceKappa} must be at least 1, or 0 for Batch:Kappa";
+        if (settings.Train.Epochs < 0 || settings.Train.Steps < 0 || (settings.Train.Epochs == 0 && settings.Train.Steps == 0))
+            return $"Train:Epochs = {settings.Train.Epochs} and Train:Steps = {settings.Train.Steps}: set a positive number of epochs or steps";
+        if (settings.Eval.Every < 0)
+            return $"Eval:Every = {settings.Eval.Every} must be 0 (only at the end) or more";
+        if (settings.Checkpoint.Every < 0)
+            return $"Checkpoint:Every = {settings.Checkpoint.Every} must be 0 (only at the end) or more";
+        try
+        {
+            OptimizerKind kind = OptimizerNames.Parse(settings.Optimizer.Name);
+            ScalingRule rule = Scaling(settings.Optimizer.Scaling);
+            int referenceKappa = settings.Optimizer.ReferenceKappa == 0 ? settings.Batch.Kappa : settings.Optimizer.ReferenceKappa;
+            AdamHyperparameters reference = Hyperparameters(settings.Optimizer);
+            if (kind.IsAdam())
+                HyperparameterScaling.Scale(reference, rule, kind == OptimizerKind.MicroAdam ? 1 : settings.Batch.Kappa, referenceKappa);
+            else
+                reference.Validate();
+        }
+        catch (ArgumentException error)
+        {
+            // ArgumentException appends " (Parameter 'name')"; the message already names the value.
+            return $"Optimizer: {error.Message.Split(" (Parameter")[0]}";
+        }
+        return null;
+    }
+
+    public static int[]? HiddenWidths(string text)
+    {
+        string[] parts = text.Split(',', StringSplitOptions.TrimEntries);
+        int[] widths = parts.Select(part => int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int width) ? width : 0).ToArray();
+        return widths.Length > 0 && widths.All(width => width > 0) ? widths : null;
+    }
+
+    public static ScalingRule Scaling(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "linear" => ScalingRule.Linear,
+        "sqrt" => ScalingRule.Sqrt,
+        "none" => ScalingRule.None,
+        _ => throw new ArgumentException($"Scaling = '{name}' is not a scaling rule: use linear, sqrt or none"),
+    };
+
+    public static AdamHyperparameters Hyperparameters(OptimizerSettings optimizer) =>
+        new(optimizer.Lr, optimizer.Gamma1, optimizer.Gamma2, optimizer.Eps, optimizer.WeightDecay);
+}

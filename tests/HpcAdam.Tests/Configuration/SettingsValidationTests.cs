@@ -1,0 +1,36 @@
+using HpcAdam.Trainer.Configuration;
+
+namespace HpcAdam.Tests.Configuration;
+
+/// <summary>Every value is checked before a job starts, with a message naming the key.</summary>
+public sealed class SettingsValidationTests
+{
+    [Test]
+    public void TheDefaultsCanRun()
+    {
+        Assert.That(SettingsValidation.Problem(new TrainerSettings()), Is.Null);
+    }
+
+    [TestCase("--Model:Name=transformer", "Model:Name = 'transformer' is not a model")]
+    [TestCase("--Model:Hidden=256,,128", "Model:Hidden = '256,,128' must be comma-separated positive widths")]
+    [TestCase("--Data:Name=imagenet", "Data:Name = 'imagenet' is not a data set")]
+    [TestCase("--Batch:MicroBatchSize=0", "Batch:MicroBatchSize = 0 must be at least 1")]
+    [TestCase("--Batch:Kappa=0", "Batch:Kappa = 0 must be at least 1")]
+    [TestCase("--Train:Epochs=0", "Train:Epochs = 0 and Train:Steps = 0: set a positive number")]
+    [TestCase("--Eval:Every=-1", "Eval:Every = -1 must be 0")]
+    [TestCase("--Optimizer:Name=sgd", "Optimizer: unknown optimizer 'sgd'")]
+    [TestCase("--Optimizer:Scaling=cubic", "Optimizer: Scaling = 'cubic' is not a scaling rule")]
+    [TestCase("--Optimizer:Lr=-1", "Optimizer: LearningRate = -1 must be a positive finite number")]
+    public void ABadValueIsNamed(string argument, string message)
+    {
+        Assert.That(SettingsValidation.Problem(SettingsLoader.Load(null, [argument])), Does.StartWith(message));
+    }
+
+    [Test]
+    public void ARateThatScalingPushesOutOfRangeIsNamed()
+    {
+        // γ1 = 0.1 given at κ = 1, run at κ = 16 under the linear rule: 1.6.
+        TrainerSettings settings = SettingsLoader.Load(null, ["--Batch:Kappa=16", "--Optimizer:ReferenceKappa=1"]);
+        Assert.That(SettingsValidation.Problem(settings), Does.StartWith("Optimizer: Gamma1 = 0.1 at reference κ 1 becomes 1.6 at κ 16"));
+    }
+}
