@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: set-up (installs what is missing, builds), then
-# every NUnit test, including real mpirun jobs. Fails when a test fails or when no test ran.
+# every NUnit test, including real mpirun jobs and jobs on a one-node Slurm. Fails when a test
+# fails or when no test ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/fetch-data.sh mnist >/dev/null  # MNIST for the data tests; errors still reach stderr
+slurm/one-node.sh install  # Slurm and munge, which the Slurm tests start (and stop) themselves
 
 results=artifacts/test-results
 rm -rf "$results"

@@ -6,6 +6,8 @@ namespace HpcAdam.Optim;
 /// <summary>
 /// Everything an optimizer carries from step to step, on the weights' device and dtype. Saved
 /// and loaded bit for bit (safetensors: m and v as tensors, the scalars as exact decimal text).
+/// Given the parameters' <see cref="ParameterSlice"/>s, m and v are saved per parameter as
+/// <c>m.NAME</c> and <c>v.NAME</c>; otherwise as the flat tensors <c>m</c> and <c>v</c>.
 /// </summary>
 public sealed class OptimizerState : IDisposable
 {
@@ -41,7 +43,7 @@ public sealed class OptimizerState : IDisposable
     /// <summary>AdaGrad-Norm's b² = Σ‖ḡ‖² over the steps so far.</summary>
     public double SquaredNormSum { get; internal set; }
 
-    public void Save(Stream stream)
+    public void Save(Stream stream, IReadOnlyList<ParameterSlice>? parameters = null)
     {
         var metadata = new Dictionary<string, string>
         {
@@ -54,14 +56,29 @@ public sealed class OptimizerState : IDisposable
             ["kappa"] = Text(Kappa),
             ["squared_norm_sum"] = Text(SquaredNormSum),
         };
-        SafeTensorsFormat.Write(stream, [("m", M), ("v", V)], metadata);
+        var tensors = new List<(string, torch.Tensor)>();
+        foreach ((string name, torch.Tensor moment) in new[] { ("m", M), ("v", V) })
+            if (parameters is null)
+                tensors.Add((name, moment));
+            else if (moment.numel() > 0)
+                tensors.AddRange(parameters.Select(slice => ($"{name}.{slice.Name}", moment.narrow(0, slice.Offset, slice.Count).view(slice.Shape))));
+        try
+        {
+            SafeTensorsFormat.Write(stream, tensors, metadata);
+        }
+        finally
+        {
+            if (parameters is not null)
+                foreach ((_, torch.Tensor view) in tensors)
+                    view.Dispose();
+        }
     }
 
     /// <summary>
     /// Replaces this state with one saved by <see cref="Save"/> for the same optimizer and
     /// buffer size. Everything is read and checked before anything is changed.
     /// </summary>
-    public void Load(Stream stream)
+    public void Load(Stream stream, IReadOnlyList<ParameterSlice>? parameters = null)
     {
         (Dictionary<string, torch.Tensor> tensors, Dictionary<string, string> metadata) = SafeTensorsFormat.Read(stream);
         try
@@ -71,6 +88,9 @@ public sealed class OptimizerState : IDisposable
             string optimizer = metadata["optimizer"];
             if (optimizer != OptimizerNames.Name(Kind))
                 throw new InvalidDataException($"the saved state is for {optimizer}, this optimizer is {OptimizerNames.Name(Kind)}");
+            if (parameters is not null)
+                foreach (string name in new[] { "m", "v" })
+                    tensors[name] = Flattened(tensors, name, parameters, name == "m" ? M : V);
             torch.Tensor m = Matching(tensors, "m", M), v = Matching(tensors, "v", V);
             (double c1, double c2, long step, int kappa, double squaredNormSum) = (
                 double.Parse(metadata["c1"], CultureInfo.InvariantCulture),
@@ -106,6 +126,26 @@ public sealed class OptimizerState : IDisposable
         M.copy_(other.M);
         V.copy_(other.V);
         (C1, C2, Step, Kappa, SquaredNormSum) = (other.C1, other.C2, other.Step, other.Kappa, other.SquaredNormSum);
+    }
+
+    /// <summary>The per-parameter tensors NAME.* joined back into one flat tensor in slice order.</summary>
+    private static torch.Tensor Flattened(Dictionary<string, torch.Tensor> tensors, string name, IReadOnlyList<ParameterSlice> parameters, torch.Tensor current)
+    {
+        if (current.numel() == 0)
+            return torch.empty(0, current.dtype, current.device);
+        var pieces = new List<torch.Tensor>();
+        foreach (ParameterSlice slice in parameters)
+        {
+            torch.Tensor piece = tensors.GetValueOrDefault($"{name}.{slice.Name}")
+                ?? throw new InvalidDataException($"the optimizer state has no tensor '{name}.{slice.Name}': it belongs to another model");
+            if (!piece.shape.SequenceEqual(slice.Shape))
+                throw new InvalidDataException(
+                    $"the saved '{name}.{slice.Name}' has shape [{string.Join(", ", piece.shape)}], this model's is [{string.Join(", ", slice.Shape)}]");
+            pieces.Add(piece.flatten());
+        }
+        torch.Tensor flat = torch.cat(pieces);
+        pieces.ForEach(piece => piece.Dispose());
+        return flat;
     }
 
     private static torch.Tensor Matching(Dictionary<string, torch.Tensor> tensors, string name, torch.Tensor current)

@@ -4,12 +4,14 @@ using HpcAdam.Trainer.Bench;
 using HpcAdam.Trainer.Doctor;
 using HpcAdam.Trainer.Probe;
 using HpcAdam.Trainer.SelfTest;
+using HpcAdam.Trainer.Training;
 
 PlainConsole.Install();
 
 var root = new RootCommand("HpcAdam: data-parallel training with batch-size-invariant Adam over MPI.\n" +
                            "Run one process per rank: mpirun -np N hpcadam <command>, or srun --mpi=pmix hpcadam <command>.")
 {
+    TrainCommand.Create(),
     DoctorCommand.Create(),
     BenchCommand.Create(),
     SelfTestCommand.Create(),

@@ -22,7 +22,8 @@ public static class ChildProcess
     private static readonly TimeSpan s_defaultDeadline = TimeSpan.FromMinutes(3);
 
     // Variables by which a launcher announces ranks: a test that runs one process must not
-    // inherit them from whatever started the test run.
+    // inherit them from whatever started the test run. SLURM_CONF goes too, so no test talks to
+    // a site's Slurm by accident: the Slurm tests hand theirs in `environment`, set after this.
     private static readonly string[] s_launcherPrefixes = ["OMPI_", "PMIX_", "PMI_", "SLURM_"];
 
     public static string Metadata(string key) =>
@@ -47,6 +48,14 @@ public static class ChildProcess
 
     public static ProcessOutcome Run(string file, IEnumerable<string> arguments, IDictionary<string, string>? environment, TimeSpan deadline)
     {
+        var clock = Stopwatch.StartNew();
+        using var started = Start(file, arguments, environment);
+        return started.Finish(deadline, clock);
+    }
+
+    /// <summary>Starts a child without waiting for it, for tests that signal it while it runs.</summary>
+    public static StartedProcess Start(string file, IEnumerable<string> arguments, IDictionary<string, string>? environment)
+    {
         var start = new ProcessStartInfo(file)
         {
             RedirectStandardOutput = true,
@@ -62,20 +71,7 @@ public static class ChildProcess
         start.Environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1";
         foreach (var (name, value) in environment ?? new Dictionary<string, string>())
             start.Environment[name] = value;
-
-        var clock = Stopwatch.StartNew();
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {file}");
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(deadline))
-        {
-            process.Kill(entireProcessTree: true);
-            process.WaitForExit();
-            Assert.Fail($"{file} {string.Join(' ', arguments)} still ran after {deadline.TotalSeconds} s and was killed\n" +
-                        $"--- stdout\n{stdout.Result}\n--- stderr\n{stderr.Result}");
-        }
-        process.WaitForExit();
-        return new ProcessOutcome(process.ExitCode, stdout.Result, stderr.Result, clock.Elapsed);
+        return new StartedProcess(Process.Start(start) ?? throw new InvalidOperationException($"cannot start {file}"), $"{file} {string.Join(' ', start.ArgumentList)}");
     }
 
     private static string FindRepoRoot()
@@ -84,5 +80,44 @@ public static class ChildProcess
             if (File.Exists(Path.Combine(directory.FullName, "HpcAdam.sln")))
                 return directory.FullName;
         throw new InvalidOperationException("HpcAdam.sln not found above the test assembly");
+    }
+}
+
+/// <summary>A running child whose output is collected as it comes.</summary>
+public sealed class StartedProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly string _commandLine;
+    private readonly Task<string> _stdout, _stderr;
+
+    public StartedProcess(Process process, string commandLine)
+    {
+        (_process, _commandLine) = (process, commandLine);
+        _stdout = process.StandardOutput.ReadToEndAsync();
+        _stderr = process.StandardError.ReadToEndAsync();
+    }
+
+    public int Id => _process.Id;
+
+    /// <summary>Waits for the exit; a child that outlives <paramref name="deadline"/> is killed with its tree and the test fails.</summary>
+    public ProcessOutcome Finish(TimeSpan deadline, Stopwatch? clock = null)
+    {
+        clock ??= Stopwatch.StartNew();
+        if (!_process.WaitForExit(deadline))
+        {
+            _process.Kill(entireProcessTree: true);
+            _process.WaitForExit();
+            Assert.Fail($"{_commandLine} still ran after {deadline.TotalSeconds} s and was killed\n" +
+                        $"--- stdout\n{_stdout.Result}\n--- stderr\n{_stderr.Result}");
+        }
+        _process.WaitForExit();
+        return new ProcessOutcome(_process.ExitCode, _stdout.Result, _stderr.Result, clock.Elapsed);
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+            _process.Kill(entireProcessTree: true);
+        _process.Dispose();
     }
 }

@@ -12,6 +12,10 @@ internal static class SettingsValidation
     public static readonly string[] Models = ["mlp", "cnn", "resnet18", "vit"];
     public static readonly string[] DataSets = ["mnist", "fashion-mnist", "cifar10", "synthetic"];
 
+    /// <summary>AdamHyperparameters' names, and the Optimizer keys that set them.</summary>
+    private static readonly (string Name, string Key)[] s_optimizerKeys =
+        [("LearningRate", "Lr"), ("Gamma1", "Gamma1"), ("Gamma2", "Gamma2"), ("Epsilon", "Eps"), ("WeightDecay", "WeightDecay"), ("Scaling", "Scaling")];
+
     /// <summary>The first problem, naming its key; null when the settings can run.</summary>
     public static string? Problem(TrainerSettings settings)
     {
@@ -31,11 +35,19 @@ internal static class SettingsValidation
             return $"Train:Epochs = {settings.Train.Epochs} and Train:Steps = {settings.Train.Steps}: set a positive number of epochs or steps";
         if (settings.Eval.Every < 0)
             return $"Eval:Every = {settings.Eval.Every} must be 0 (only at the end) or more";
+        if (settings.Train.MaxSkips < 1)
+            return $"Train:MaxSkips = {settings.Train.MaxSkips} must be at least 1 (steps in a row with a non-finite value before the job stops)";
+        if (settings.Check.Every < 0)
+            return $"Check:Every = {settings.Check.Every} must be 0 (only at the end) or more";
+        if (settings.Check.TimeoutSeconds < 0)
+            return $"Check:TimeoutSeconds = {settings.Check.TimeoutSeconds} must be 0 (no watchdog) or more";
         if (settings.Checkpoint.Every < 0)
             return $"Checkpoint:Every = {settings.Checkpoint.Every} must be 0 (only at the end) or more";
         try
         {
             OptimizerKind kind = OptimizerNames.Parse(settings.Optimizer.Name);
+            if (kind == OptimizerKind.MicroAdam && settings.Batch.Kappa != 1)
+                return $"Optimizer:Name = micro-adam applies one micro-batch per step: set Batch:Kappa = 1, not {settings.Batch.Kappa}";
             ScalingRule rule = Scaling(settings.Optimizer.Scaling);
             int referenceKappa = settings.Optimizer.ReferenceKappa == 0 ? settings.Batch.Kappa : settings.Optimizer.ReferenceKappa;
             AdamHyperparameters reference = Hyperparameters(settings.Optimizer);
@@ -46,8 +58,13 @@ internal static class SettingsValidation
         }
         catch (ArgumentException error)
         {
-            // ArgumentException appends " (Parameter 'name')"; the message already names the value.
-            return $"Optimizer: {error.Message.Split(" (Parameter")[0]}";
+            // ArgumentException appends " (Parameter 'name')"; the message already names the value,
+            // by the optimizer's name for it, which the user knows by its configuration key.
+            string message = error.Message.Split(" (Parameter")[0];
+            foreach ((string name, string key) in s_optimizerKeys)
+                if (message.StartsWith(name + " ", StringComparison.Ordinal))
+                    return $"Optimizer:{key}{message[name.Length..]}";
+            return $"Optimizer: {message}";
         }
         return null;
     }

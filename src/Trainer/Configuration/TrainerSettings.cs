@@ -15,6 +15,7 @@ internal sealed class TrainerSettings
     public EvalSettings Eval { get; set; } = new();
     public CheckpointSettings Checkpoint { get; set; } = new();
     public TraceSettings Trace { get; set; } = new();
+    public CheckSettings Check { get; set; } = new();
 }
 
 internal sealed class ModelSettings
@@ -24,6 +25,21 @@ internal sealed class ModelSettings
 
     /// <summary>The MLP's hidden widths, comma-separated ("256" or "512,256").</summary>
     public string Hidden { get; set; } = "256";
+
+    /// <summary>ResNet-18's normalisation: batchnorm or layernorm (the paper's Fig. 1 and Fig. 2).</summary>
+    public string Norm { get; set; } = "batchnorm";
+
+    /// <summary>ViT: side of the square patches; must divide the image side.</summary>
+    public int PatchSize { get; set; } = 4;
+
+    /// <summary>ViT: transformer blocks.</summary>
+    public int Depth { get; set; } = 6;
+
+    /// <summary>ViT: embedding width; a multiple of Heads.</summary>
+    public int Width { get; set; } = 192;
+
+    /// <summary>ViT: attention heads (each with QK-layernorm).</summary>
+    public int Heads { get; set; } = 3;
 }
 
 internal sealed class DataSettings
@@ -78,12 +94,15 @@ internal sealed class TrainSettings
     public long Steps { get; set; }
 
     public long Seed { get; set; }
+
+    /// <summary>Steps in a row skipped for a non-finite loss or gradient before the job stops.</summary>
+    public int MaxSkips { get; set; } = 10;
 }
 
 internal sealed class RunSettings
 {
-    /// <summary>Where rank 0 writes config.json, metrics and checkpoints.</summary>
-    public string Dir { get; set; } = "runs/latest";
+    /// <summary>Where rank 0 writes config.json, metrics and checkpoints; empty means a new runs/&lt;UTC time&gt;.</summary>
+    public string Dir { get; set; } = "";
 }
 
 internal sealed class EvalSettings
@@ -102,4 +121,13 @@ internal sealed class TraceSettings
 {
     /// <summary>Write samples.jsonl (each step's micro-batches) and initial.safetensors.</summary>
     public bool Samples { get; set; }
+}
+
+internal sealed class CheckSettings
+{
+    /// <summary>Compare a checksum of weights and optimizer state across ranks every this many steps; 0 = only at the end.</summary>
+    public int Every { get; set; }
+
+    /// <summary>Abort the job when a collective has not completed after this many seconds; 0 = never.</summary>
+    public int TimeoutSeconds { get; set; } = 600;
 }

@@ -5,8 +5,8 @@ namespace HpcAdam.Trainer.Data;
 
 /// <summary>
 /// One split (train or test) of a 10-class image data set, in memory as the tensors a model
-/// takes: <see cref="Images"/> float32 [N, 1, rows, columns], normalised by the data set's
-/// <see cref="PixelStatistics"/>, and <see cref="Labels"/> int64 [N] in 0..9.
+/// takes: <see cref="Images"/> float32 [N, channels, height, width], normalised channel by channel
+/// by the data set's <see cref="PixelStatistics"/>, and <see cref="Labels"/> int64 [N] in 0..9.
 /// </summary>
 internal sealed class ImageClassificationSet : IDisposable
 {
@@ -22,17 +22,21 @@ internal sealed class ImageClassificationSet : IDisposable
     public Tensor Labels { get; }
     public long Count => Labels.shape[0];
 
+    /// <summary>One image's shape: <see cref="Images"/> is [Count, Channels, Height, Width].</summary>
+    public (int Channels, int Height, int Width) Shape => ((int)Images.shape[1], (int)Images.shape[2], (int)Images.shape[3]);
+
     /// <summary>
-    /// The train or test split of mnist, fashion-mnist (from <paramref name="dataDir"/>, which holds
-    /// the mnist/ and fashion-mnist/ folders scripts/fetch-data.sh writes) or synthetic (generated
-    /// from <paramref name="seed"/>, which the real data sets ignore).
+    /// The train or test split of mnist, fashion-mnist, cifar10 (from <paramref name="dataDir"/>,
+    /// which holds the mnist/, fashion-mnist/ and cifar10/ folders scripts/fetch-data.sh writes) or
+    /// synthetic (generated from <paramref name="seed"/>, which the real data sets ignore).
     /// </summary>
     public static ImageClassificationSet Load(string name, string dataDir, bool train, long seed) => name switch
     {
         "mnist" => FromIdxFiles(name, dataDir, train, PixelStatistics.Mnist),
         "fashion-mnist" => FromIdxFiles(name, dataDir, train, PixelStatistics.FashionMnist),
+        "cifar10" => Cifar10Binary.Load(dataDir, train),
         "synthetic" => SyntheticImages.Generate(train ? SyntheticImages.DefaultTrainCount : SyntheticImages.DefaultTestCount, train, seed),
-        _ => throw new ArgumentException($"unknown data set '{name}': expected mnist, fashion-mnist or synthetic", nameof(name)),
+        _ => throw new ArgumentException($"unknown data set '{name}': expected mnist, fashion-mnist, cifar10 or synthetic", nameof(name)),
     };
 
     /// <summary>A split as scripts/fetch-data.sh writes it: DIR/NAME/{train,t10k}-{images-idx3,labels-idx1}-ubyte.</summary>
@@ -50,16 +54,28 @@ internal sealed class ImageClassificationSet : IDisposable
         int outOfRange = Array.FindIndex(labels, label => label >= ClassCount);
         if (outOfRange >= 0)
             throw new DataFileException(labelsPath, $"label {labels[outOfRange]} at index {outOfRange} is outside 0..{ClassCount - 1}", remedy);
-        return FromPixels(images.Pixels, labels, images.Rows, images.Columns, statistics);
+        return FromPixels(images.Pixels, labels, (1, images.Rows, images.Columns), statistics);
     }
 
-    /// <summary>Bytes to tensors: pixels [N · rows · columns] row-major, labels [N] already checked to lie in 0..9.</summary>
-    public static ImageClassificationSet FromPixels(byte[] pixels, byte[] labels, int rows, int columns, PixelStatistics statistics)
+    /// <summary>
+    /// Bytes to tensors: pixels [N · channels · height · width], each image's channels one after
+    /// the other and each channel row-major; labels [N] already checked to lie in 0..9.
+    /// </summary>
+    public static ImageClassificationSet FromPixels(byte[] pixels, byte[] labels, (int Channels, int Height, int Width) shape,
+        PixelStatistics statistics)
     {
-        using var rawImages = torch.tensor(pixels, [labels.Length, 1, rows, columns]);
+        var (channels, height, width) = shape;
+        if (channels != statistics.Channels)
+            throw new ArgumentException($"images of {channels} channels, statistics of {statistics.Channels}", nameof(statistics));
+        if (pixels.LongLength != (long)labels.Length * channels * height * width)
+            throw new ArgumentException($"{pixels.LongLength} pixel bytes are not {labels.Length} images of {channels} × {height} × {width}", nameof(pixels));
+
+        using var rawImages = torch.tensor(pixels, [labels.Length, channels, height, width]);
         using var rawLabels = torch.tensor(labels, [labels.Length]);
-        // In place on the float copy: one [N, 1, rows, columns] buffer, not three.
-        Tensor images = rawImages.to_type(ScalarType.Float32).div_(255).sub_(statistics.Mean).div_(statistics.Std);
+        using var mean = torch.tensor(statistics.Mean.ToArray(), [1, channels, 1, 1], ScalarType.Float32);
+        using var std = torch.tensor(statistics.Std.ToArray(), [1, channels, 1, 1], ScalarType.Float32);
+        // In place on the float copy: one [N, C, H, W] buffer, not three.
+        Tensor images = rawImages.to_type(ScalarType.Float32).div_(255).sub_(mean).div_(std);
         return new ImageClassificationSet(images, rawLabels.to_type(ScalarType.Int64));
     }
 

@@ -1,10 +1,11 @@
 namespace HpcAdam.Trainer.Data;
 
 /// <summary>
-/// The mean and standard deviation of a data set's training pixels, scaled to [0, 1]: images are
-/// normalised as (x / 255 − Mean) / Std so that a model sees inputs of mean 0 and std 1.
+/// The per-channel mean and standard deviation of a data set's training pixels, scaled to [0, 1]:
+/// channel c is normalised as (x / 255 − Mean[c]) / Std[c] so that a model sees inputs of mean 0
+/// and std 1. A grey-scale set has one channel, a colour set three (red, green, blue).
 /// </summary>
-internal sealed record PixelStatistics(double Mean, double Std)
+internal sealed class PixelStatistics
 {
     /// <summary>The values torchvision's MNIST examples use.</summary>
     public static readonly PixelStatistics Mnist = new(0.1307, 0.3081);
@@ -14,4 +15,28 @@ internal sealed record PixelStatistics(double Mean, double Std)
     /// package measures 0.2860 and 0.3528: close enough that the official ones serve.
     /// </summary>
     public static readonly PixelStatistics FashionMnist = new(0.2860, 0.3530);
+
+    /// <summary>
+    /// CIFAR-10's 50,000 training images, red, green, blue: the standard deviation over all of a
+    /// channel's pixels (the 0.2023, 0.1994, 0.2010 found in some examples are not that).
+    /// </summary>
+    public static readonly PixelStatistics Cifar10 = new([0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616]);
+
+    /// <summary>One channel.</summary>
+    public PixelStatistics(double mean, double std)
+        : this([mean], [std])
+    {
+    }
+
+    public PixelStatistics(double[] mean, double[] std)
+    {
+        if (mean.Length == 0 || mean.Length != std.Length)
+            throw new ArgumentException($"{mean.Length} means and {std.Length} standard deviations: expected one of each per channel");
+        Mean = [.. mean];
+        Std = [.. std];
+    }
+
+    public IReadOnlyList<double> Mean { get; }
+    public IReadOnlyList<double> Std { get; }
+    public int Channels => Mean.Count;
 }

@@ -51,6 +51,6 @@ internal static class SyntheticImages
             }
             labels[n] = (byte)label;
         }
-        return ImageClassificationSet.FromPixels(pixels, labels, Side, Side, Statistics);
+        return ImageClassificationSet.FromPixels(pixels, labels, (1, Side, Side), Statistics);
     }
 }

@@ -33,7 +33,7 @@ internal sealed class InvarianceProbe(ICommunicator communicator, ProbeSettings 
         // Every rank starts from rank 0's weights, whatever its random state.
         communicator.Broadcast(MemoryMarshal.Cast<byte, float>(parameters.Weights.bytes), root: 0);
         using Tensor initial = parameters.Weights.clone();
-        using var sums = new GradientSums(parameters.Count);
+        using var sums = new StepBuffer(parameters.Count);
         var stream = new MicroBatchStream(data.Count, settings.MicroBatchSize, settings.Seed);
 
         var runs = new List<Run>();
@@ -43,7 +43,6 @@ internal sealed class InvarianceProbe(ICommunicator communicator, ProbeSettings 
                      $"then Micro-Adam, BSI-Adam and Adam at κ = {string.Join(", ", settings.Kappas)} on the next {settings.MicroBatches}");
             var hyperparameters = new AdamHyperparameters(learningRate, settings.Gamma1, settings.Gamma2);
             parameters.Weights.copy_(initial);
-            parameters.CopyToModel();
             using var warm = new FlatOptimizer(parameters.Weights, OptimizerKind.MicroAdam, hyperparameters, ScalingRule.Linear, settings.MaxKappa);
             Steps(warm, kappa: 1, first: 0, count: settings.WarmupMicroBatches);
             using Tensor start = parameters.Weights.clone();
@@ -63,7 +62,6 @@ internal sealed class InvarianceProbe(ICommunicator communicator, ProbeSettings 
             Tensor Train(OptimizerKind kind, ScalingRule rule, int kappa)
             {
                 parameters.Weights.copy_(start);
-                parameters.CopyToModel();
                 using var optimizer = new FlatOptimizer(parameters.Weights, kind, hyperparameters, rule, settings.MaxKappa);
                 optimizer.State.CopyFrom(warm.State);
                 Steps(optimizer, kappa, settings.WarmupMicroBatches, settings.MicroBatches);
@@ -80,9 +78,8 @@ internal sealed class InvarianceProbe(ICommunicator communicator, ProbeSettings 
                 for (int k = 0; k < kappa; k++)
                     if (k % communicator.Size == communicator.Rank)
                         AccumulateGradient(stream.Indices(step + k));
-                sums.Reduce(communicator);
+                sums.Reduce(communicator, stopRequested: false);
                 optimizer.Step(sums.S1, sums.S2, kappa);
-                parameters.CopyToModel();
             }
         }
 
@@ -90,9 +87,10 @@ internal sealed class InvarianceProbe(ICommunicator communicator, ProbeSettings 
         {
             using var step = NewDisposeScope();
             using Tensor index = tensor(indices);
-            model.zero_grad();
-            nn.functional.cross_entropy(model.forward(data.Images.index_select(0, index)), data.Labels.index_select(0, index)).backward();
-            sums.Accumulate(parameters);
+            parameters.ZeroGradients();
+            Tensor loss = nn.functional.cross_entropy(model.forward(data.Images.index_select(0, index)), data.Labels.index_select(0, index));
+            loss.backward();
+            sums.Add(parameters.Gradients, loss.item<float>(), indices.Length);
         }
     }
 

@@ -10,7 +10,7 @@ internal static class InvarianceProbeCommand
 {
     public static Command Create()
     {
-        var data = new Option<string>("--data") { Description = "mnist, fashion-mnist or synthetic.", DefaultValueFactory = _ => "mnist" };
+        var data = new Option<string>("--data") { Description = "mnist, fashion-mnist, cifar10 or synthetic.", DefaultValueFactory = _ => "mnist" };
         var dataDirectory = new Option<string>("--data-dir") { Description = "Folder that scripts/fetch-data.sh filled.", DefaultValueFactory = _ => "data" };
         var hidden = new Option<string>("--hidden") { Description = "MLP hidden widths, e.g. 128 or 512,256.", DefaultValueFactory = _ => "128" };
         var microBatchSize = new Option<int>("--micro-batch-size") { Description = "M, samples per micro-batch.", DefaultValueFactory = _ => 25 };

@@ -1,52 +1,60 @@
+using HpcAdam.Optim;
 using static TorchSharp.torch;
 
 namespace HpcAdam.Trainer.Training;
 
 /// <summary>
-/// A model's parameters as one contiguous float32 buffer, the layout the optimizer and the
-/// all-reduce work on, in the order of <c>parameters()</c>.
+/// A model whose parameters and gradients live in two contiguous float32 buffers (ARCHITECTURE.md,
+/// fixed): every parameter is a view into <see cref="Weights"/> and its gradient a view into
+/// <see cref="Gradients"/>, in the order of <c>named_parameters()</c>. The optimizer updates the
+/// weights in place and backward accumulates into the gradient views, so nothing is ever copied
+/// between the model and the flat layout.
 /// </summary>
 internal sealed class FlatParameters : IDisposable
 {
-    private readonly nn.Module _model;
-
     public FlatParameters(nn.Module model)
     {
-        _model = model;
+        var named = model.named_parameters().ToList();
+        Count = named.Sum(entry => entry.parameter.numel());
+        Weights = zeros(Count);
+        Gradients = zeros(Count);
+        var slices = new List<ParameterSlice>();
+        long offset = 0;
         using (no_grad())
-            Weights = cat(model.parameters().Select(p => p.detach().flatten()).ToArray()).contiguous();
+        {
+            foreach ((string name, var parameter) in named)
+            {
+                var slice = new ParameterSlice(name, offset, parameter.shape);
+                using Tensor weights = View(Weights, slice), gradient = View(Gradients, slice);
+                weights.copy_(parameter);
+                parameter.set_(weights);
+                // Backward adds into an existing gradient in place, so it lands in the flat buffer.
+                parameter.grad = gradient;
+                slices.Add(slice);
+                offset += slice.Count;
+            }
+        }
+        Slices = slices;
     }
 
-    /// <summary>The flat weights; the optimizer updates them in place, then <see cref="CopyToModel"/> publishes them.</summary>
     public Tensor Weights { get; }
 
-    public long Count => Weights.numel();
+    /// <summary>The gradient of the last backward pass; <see cref="ZeroGradients"/> before each micro-batch.</summary>
+    public Tensor Gradients { get; }
 
-    public void CopyToModel()
+    public long Count { get; }
+
+    /// <summary>Each parameter's name and place in the flat buffers: the tensor names of saved files.</summary>
+    public IReadOnlyList<ParameterSlice> Slices { get; }
+
+    public void ZeroGradients() => Gradients.zero_();
+
+    /// <summary>A view of the slice of a flat buffer (weights, m, v, ...) in the parameter's shape.</summary>
+    public static Tensor View(Tensor flat, ParameterSlice slice) => flat.narrow(0, slice.Offset, slice.Count).view(slice.Shape);
+
+    public void Dispose()
     {
-        using var _ = no_grad();
-        long offset = 0;
-        foreach (var parameter in _model.parameters())
-        {
-            parameter.copy_(Weights.narrow(0, offset, parameter.numel()).view_as(parameter));
-            offset += parameter.numel();
-        }
+        Weights.Dispose();
+        Gradients.Dispose();
     }
-
-    /// <summary>Writes the model's current gradients, in the flat layout, into <paramref name="destination"/>.</summary>
-    public void CopyGradientsInto(Tensor destination)
-    {
-        long offset = 0;
-        foreach (var parameter in _model.parameters())
-        {
-            using Tensor slice = destination.narrow(0, offset, parameter.numel());
-            if (parameter.grad is { } gradient)
-                slice.copy_(gradient.flatten());
-            else
-                slice.zero_();
-            offset += parameter.numel();
-        }
-    }
-
-    public void Dispose() => Weights.Dispose();
 }

@@ -19,8 +19,8 @@ public sealed class SettingsValidationTests
     [TestCase("--Train:Epochs=0", "Train:Epochs = 0 and Train:Steps = 0: set a positive number")]
     [TestCase("--Eval:Every=-1", "Eval:Every = -1 must be 0")]
     [TestCase("--Optimizer:Name=sgd", "Optimizer: unknown optimizer 'sgd'")]
-    [TestCase("--Optimizer:Scaling=cubic", "Optimizer: Scaling = 'cubic' is not a scaling rule")]
-    [TestCase("--Optimizer:Lr=-1", "Optimizer: LearningRate = -1 must be a positive finite number")]
+    [TestCase("--Optimizer:Scaling=cubic", "Optimizer:Scaling = 'cubic' is not a scaling rule")]
+    [TestCase("--Optimizer:Lr=-1", "Optimizer:Lr = -1 must be a positive finite number")]
     public void ABadValueIsNamed(string argument, string message)
     {
         Assert.That(SettingsValidation.Problem(SettingsLoader.Load(null, [argument])), Does.StartWith(message));
@@ -31,6 +31,6 @@ public sealed class SettingsValidationTests
     {
         // γ1 = 0.1 given at κ = 1, run at κ = 16 under the linear rule: 1.6.
         TrainerSettings settings = SettingsLoader.Load(null, ["--Batch:Kappa=16", "--Optimizer:ReferenceKappa=1"]);
-        Assert.That(SettingsValidation.Problem(settings), Does.StartWith("Optimizer: Gamma1 = 0.1 at reference κ 1 becomes 1.6 at κ 16"));
+        Assert.That(SettingsValidation.Problem(settings), Does.StartWith("Optimizer:Gamma1 = 0.1 at reference κ 1 becomes 1.6 at κ 16"));
     }
 }

@@ -27,6 +27,7 @@ public sealed class ImageClassificationSetTests
 
         Assert.That(set.Count, Is.EqualTo(3));
         Assert.That(set.Images.shape, Is.EqualTo(new long[] { 3, 1, 2, 2 }));
+        Assert.That(set.Shape, Is.EqualTo((1, 2, 2)));
         Assert.That(set.Images.dtype, Is.EqualTo(torch.ScalarType.Float32));
         Assert.That(set.Labels.dtype, Is.EqualTo(torch.ScalarType.Int64));
         Assert.That(set.Labels.data<long>().ToArray(), Is.EqualTo(new long[] { 7, 2, 9 }));
@@ -81,7 +82,14 @@ public sealed class ImageClassificationSetTests
     [Test]
     public void AnUnknownDataSetIsRejectedListingTheKnownOnes()
     {
-        Assert.That(() => ImageClassificationSet.Load("cifar10", _dataDir, train: true, seed: 0),
-            Throws.ArgumentException.With.Message.StartsWith("unknown data set 'cifar10': expected mnist, fashion-mnist or synthetic"));
+        Assert.That(() => ImageClassificationSet.Load("cifar100", _dataDir, train: true, seed: 0),
+            Throws.ArgumentException.With.Message.StartsWith("unknown data set 'cifar100': expected mnist, fashion-mnist, cifar10 or synthetic"));
+    }
+
+    [Test]
+    public void StatisticsOfAnotherChannelCountAreRejected()
+    {
+        Assert.That(() => ImageClassificationSet.FromPixels(new byte[3 * 4], [0], (3, 2, 2), PixelStatistics.Mnist),
+            Throws.ArgumentException.With.Message.StartsWith("images of 3 channels, statistics of 1"));
     }
 }

@@ -63,6 +63,26 @@ public sealed class OptimizerStateTests
         Assert.That(bsi.State.C1, Is.EqualTo(c1));
     }
 
+    [Test]
+    public void SavedByParameterNameItRoundTripsAndNamesEachMoment()
+    {
+        using var first = Trained(OptimizerKind.BsiAdam, steps: 3);
+        ParameterSlice[] parameters = [new("layer.weight", 0, [10, 90]), new("layer.bias", 900, [100])];
+        using var stream = new MemoryStream();
+        first.State.Save(stream, parameters);
+
+        stream.Position = 0;
+        Assert.That(SafeTensorsFormat.Read(stream).Tensors.Keys, Is.EquivalentTo(new[] { "m.layer.weight", "m.layer.bias", "v.layer.weight", "v.layer.bias" }));
+        stream.Position = 0;
+        using var second = new FlatOptimizer(first.Weights.clone(), OptimizerKind.BsiAdam, s_hyperparameters, ScalingRule.Linear, referenceKappa: 4);
+        second.State.Load(stream, parameters);
+        AssertSameBits(first.State, second.State);
+
+        stream.Position = 0;
+        ParameterSlice[] otherModel = [new("layer.weight", 0, [90, 10]), new("layer.bias", 900, [100])];
+        Assert.That(() => second.State.Load(stream, otherModel), Throws.InstanceOf<InvalidDataException>().With.Message.Contains("m.layer.weight"));
+    }
+
     private static FlatOptimizer Trained(OptimizerKind kind, int steps)
     {
         var optimizer = new FlatOptimizer(torch.rand(1000), kind, s_hyperparameters, ScalingRule.Linear, referenceKappa: 4);

@@ -1,0 +1,58 @@
+using TorchSharp;
+
+namespace HpcAdam.Optim;
+
+/// <summary>
+/// What the step's sums say about the gradient, with no extra communication (ALGORITHMS.md,
+/// "Statistics that come free with S1 and S2"), for κ micro-batches of M samples:
+/// <code>
+/// ḡ = S1/κ                           grad_norm = ‖ḡ‖
+/// V = Σ_j (S2_j − κ·ḡ_j²) / (κ − 1)  summed variance of the micro-batch gradients
+/// ‖G‖² ≈ ‖ḡ‖² − V/κ                  unbiased squared norm of the true gradient
+/// B_simple = M·V / ‖G‖²              gradient noise scale in samples (McCandlish et al. 2018)
+/// </code>
+/// The variance needs κ ≥ 2, and B_simple a positive ‖G‖² estimate; otherwise they are null.
+/// This is the raw per-step value; smoothing belongs to whoever consumes it.
+/// </summary>
+public readonly record struct GradientStatistics(double GradNorm, double? Variance, double? NoiseScale)
+{
+    public static GradientStatistics Measure(torch.Tensor gradientSum, torch.Tensor squaredGradientSum, int kappa, int microBatchSize, int maxThreads = 0)
+    {
+        (double squaredSum, double squareSum) = Sums(gradientSum, squaredGradientSum, maxThreads > 0 ? maxThreads : Math.Max(1, torch.get_num_threads()));
+        double meanSquaredNorm = squaredSum / ((double)kappa * kappa);
+        if (kappa < 2)
+            return new GradientStatistics(Math.Sqrt(meanSquaredNorm), null, null);
+        double variance = (squareSum - squaredSum / kappa) / (kappa - 1);
+        double trueSquaredNorm = meanSquaredNorm - variance / kappa;
+        return new GradientStatistics(Math.Sqrt(meanSquaredNorm), variance,
+            trueSquaredNorm > 0 ? microBatchSize * variance / trueSquaredNorm : null);
+    }
+
+    /// <summary>‖S1‖² and Σ S2, in double chunk by chunk, so every rank gets the same bits.</summary>
+    private static unsafe (double SquaredSum, double SquareSum) Sums(torch.Tensor gradientSum, torch.Tensor squaredGradientSum, int maxThreads)
+    {
+        if (gradientSum.device_type != DeviceType.CPU || gradientSum.dtype != torch.ScalarType.Float32)
+        {
+            using torch.Tensor s1 = gradientSum.to(torch.ScalarType.Float64), s2 = squaredGradientSum.to(torch.ScalarType.Float64);
+            return (s1.dot(s1).item<double>(), s2.sum().item<double>());
+        }
+        ReadOnlySpan<float> first = HostSpan.Of<float>(gradientSum, "S1"), second = HostSpan.Of<float>(squaredGradientSum, "S2");
+        var partial = new (double, double)[ChunkedParallel.ChunkCount(first.Length)];
+        fixed (float* s1 = first, s2 = second)
+        {
+            (nint s1Address, nint s2Address) = ((nint)s1, (nint)s2);
+            ChunkedParallel.For(first.Length, maxThreads, (chunk, start, count) =>
+            {
+                double squared = 0, squares = 0;
+                for (long i = start; i < start + count; i++)
+                {
+                    double g = ((float*)s1Address)[i];
+                    squared += g * g;
+                    squares += ((float*)s2Address)[i];
+                }
+                partial[chunk] = (squared, squares);
+            });
+        }
+        return (partial.Sum(sums => sums.Item1), partial.Sum(sums => sums.Item2));
+    }
+}

@@ -1,0 +1,66 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Json;
+using HpcAdam.Optim;
+using static TorchSharp.torch;
+
+namespace HpcAdam.Trainer.Training;
+
+/// <summary>
+/// Where a run stood when a checkpoint was written: everything besides weights and moments that
+/// an exact resume needs (the stream cursor, counters, torch's random state), the bias-correction
+/// products c1 and c2 for people reading it (the optimizer file carries them for the resume), and
+/// the SHA-256 of every other file of the checkpoint, checked before any of it is used.
+/// </summary>
+internal sealed record CheckpointState(
+    long Step, long Samples, long MicroBatchesConsumed, int Kappa, int MicroBatchSize, int WorldSize, string Optimizer,
+    long Seed, long Skipped, double C1, double C2, string ConfigSha256, string TorchRngState, Dictionary<string, string> Files)
+{
+    public static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+}
+
+/// <summary>
+/// Writes <c>RUN/checkpoints/&lt;zero-padded step&gt;/</c>: model.safetensors (weights and buffers by
+/// name), optimizer.safetensors (m and v by parameter name, bias-correction products as metadata),
+/// config.json (the run's resolved settings) and state.json. The folder is filled under a
+/// temporary name and renamed, so a checkpoint either exists whole or not at all, even if the job
+/// dies while writing it.
+/// </summary>
+internal static class CheckpointWriter
+{
+    public const string Folder = "checkpoints";
+    public const string ModelFile = "model.safetensors", OptimizerFile = "optimizer.safetensors", ConfigFile = "config.json", StateFile = "state.json";
+
+    public static string Write(string runDirectory, string configurationJson, nn.Module model, FlatParameters parameters, OptimizerState optimizer,
+        CheckpointState state)
+    {
+        string parent = Path.Combine(runDirectory, Folder);
+        string final = Path.Combine(parent, state.Step.ToString("D8", CultureInfo.InvariantCulture));
+        string temporary = Path.Combine(parent, $".{Path.GetFileName(final)}.partial.{Environment.ProcessId}");
+        Directory.CreateDirectory(temporary);
+        try
+        {
+            ModelWeightsFile.Save(Path.Combine(temporary, ModelFile), model, parameters);
+            using (FileStream file = File.Create(Path.Combine(temporary, OptimizerFile)))
+                optimizer.Save(file, parameters.Slices);
+            File.WriteAllText(Path.Combine(temporary, ConfigFile), configurationJson);
+            var files = new[] { ModelFile, OptimizerFile, ConfigFile }.ToDictionary(name => name, name => Sha256(Path.Combine(temporary, name)));
+            File.WriteAllText(Path.Combine(temporary, StateFile), JsonSerializer.Serialize(state with { Files = files }, CheckpointState.Json));
+            if (Directory.Exists(final))
+                Directory.Delete(final, recursive: true);
+            Directory.Move(temporary, final);
+            return final;
+        }
+        finally
+        {
+            if (Directory.Exists(temporary))
+                Directory.Delete(temporary, recursive: true);
+        }
+    }
+
+    public static string Sha256(string path)
+    {
+        using FileStream file = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(file));
+    }
+}

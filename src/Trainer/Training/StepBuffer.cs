@@ -1,0 +1,89 @@
+using System.Runtime.InteropServices;
+using HpcAdam.Collectives;
+using HpcAdam.Optim;
+using static TorchSharp.torch;
+
+namespace HpcAdam.Trainer.Training;
+
+/// <summary>
+/// The one buffer a step communicates (ARCHITECTURE.md, "The step"): [S1 | S2 | loss sum,
+/// sample count, non-finite flag, stop request]. Each rank adds its micro-batches, one
+/// all-reduce sums the whole buffer, and every rank then reads the same totals, so a NaN on one
+/// rank makes every rank skip the same step, and a signal to one rank stops every rank after the
+/// same step, without another collective.
+/// </summary>
+internal sealed class StepBuffer : IDisposable
+{
+    private const int LossSum = 0, SampleCount = 1, NonFinite = 2, Stop = 3, ScalarCount = 4;
+
+    private readonly long _parameters;
+    private double _localLossSum;
+    private long _localSamples;
+
+    public StepBuffer(long parameters)
+    {
+        _parameters = parameters;
+        Buffer = zeros(2 * parameters + ScalarCount);
+        S1 = Buffer.narrow(0, 0, parameters);
+        S2 = Buffer.narrow(0, parameters, parameters);
+    }
+
+    public Tensor Buffer { get; }
+
+    /// <summary>Σ_k g_k over the step's micro-batches.</summary>
+    public Tensor S1 { get; }
+
+    /// <summary>Σ_k g_k⊙g_k over the step's micro-batches.</summary>
+    public Tensor S2 { get; }
+
+    /// <summary>After <see cref="Reduce"/>: the summed loss of every sample of the step.</summary>
+    public double TotalLoss { get; private set; }
+
+    /// <summary>After <see cref="Reduce"/>: samples in the step, over all ranks.</summary>
+    public long TotalSamples { get; private set; }
+
+    /// <summary>After <see cref="Reduce"/>: some rank saw a non-finite loss or gradient.</summary>
+    public bool AnyNonFinite { get; private set; }
+
+    /// <summary>After <see cref="Reduce"/>: some rank was asked to stop.</summary>
+    public bool AnyStopRequested { get; private set; }
+
+    public void Clear()
+    {
+        Buffer.zero_();
+        (_localLossSum, _localSamples) = (0, 0);
+    }
+
+    /// <summary>Adds one micro-batch: its gradient (the flat buffer backward filled) and its mean loss over <paramref name="samples"/>.</summary>
+    public void Add(Tensor gradient, double meanLoss, int samples)
+    {
+        MicroBatchAccumulation.Add(gradient, S1, S2);
+        _localLossSum += meanLoss * samples;
+        _localSamples += samples;
+    }
+
+    /// <summary>Sums every rank's buffer: one collective per step, in the same order everywhere.</summary>
+    public void Reduce(ICommunicator communicator, bool stopRequested)
+    {
+        Span<float> scalars = Scalars();
+        scalars[LossSum] = (float)_localLossSum;
+        scalars[SampleCount] = _localSamples;
+        // S2 is non-negative, so its sum is finite exactly when every g_k² is.
+        bool nonFinite = !double.IsFinite(_localLossSum) || !float.IsFinite(S2.sum().item<float>());
+        scalars[NonFinite] = nonFinite ? 1 : 0;
+        scalars[Stop] = stopRequested ? 1 : 0;
+        communicator.AllReduceSum(Buffer);
+        scalars = Scalars();
+        (TotalLoss, TotalSamples, AnyNonFinite, AnyStopRequested) =
+            (scalars[LossSum], (long)scalars[SampleCount], scalars[NonFinite] > 0, scalars[Stop] > 0);
+    }
+
+    private Span<float> Scalars() => MemoryMarshal.Cast<byte, float>(Buffer.bytes).Slice((int)(2 * _parameters), ScalarCount);
+
+    public void Dispose()
+    {
+        S1.Dispose();
+        S2.Dispose();
+        Buffer.Dispose();
+    }
+}

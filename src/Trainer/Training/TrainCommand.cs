@@ -1,0 +1,95 @@
+using System.CommandLine;
+using System.Security.Cryptography;
+using System.Text;
+using HpcAdam.Trainer.Configuration;
+using HpcAdam.Trainer.Data;
+using HpcAdam.Trainer.Models;
+using static TorchSharp.torch;
+
+namespace HpcAdam.Trainer.Training;
+
+/// <summary>
+/// `hpcadam train [--config FILE] [--Section:Key=value ...]`. Everything a user can get wrong
+/// (keys, values, data files, the run folder) is checked before a rank touches MPI or writes a
+/// file, and reported as one line with exit code 2.
+/// </summary>
+internal static class TrainCommand
+{
+    private const string Name = "hpcadam train";
+
+    public static Command Create()
+    {
+        var config = new Option<string?>("--config") { Description = "A JSON file of settings ({\"Optimizer\": {\"Lr\": 0.001}, ...})." };
+        var resume = new Option<string?>("--Resume")
+        {
+            Description = "Go on from a checkpoint: 'latest' (the newest in Run:Dir; a run without one starts fresh), a run folder, or a checkpoint folder.",
+        };
+        var command = new Command("train",
+            "Train a model data-parallel with one all-reduce of [Σg | Σg²] per step. Settings come from --config, then\n" +
+            $"{SettingsLoader.EnvironmentPrefix}Section__Key environment variables, then --Section:Key=value arguments. Keys:\n  " +
+            string.Join(", ", SettingsLoader.KnownKeys()))
+        {
+            config, resume,
+        };
+        command.TreatUnmatchedTokensAsErrors = false;
+        command.SetAction(parsed =>
+        {
+            TrainingJob job;
+            try
+            {
+                job = Prepare(parsed.GetValue(config), parsed.GetValue(resume), parsed.UnmatchedTokens);
+            }
+            catch (Exception error) when (error is SettingsException or DataFileException)
+            {
+                return UsageError.Report($"{Name}: {error.Message}");
+            }
+            return Job.Run(communicator => new TrainingRun(communicator, job).Execute());
+        });
+        return command;
+    }
+
+    /// <summary>Reads and checks everything; throws <see cref="SettingsException"/> naming the first problem.</summary>
+    private static TrainingJob Prepare(string? configFile, string? resume, IReadOnlyList<string> overrides)
+    {
+        TrainerSettings settings = SettingsLoader.Load(configFile, overrides);
+        Require(SettingsValidation.Problem(settings));
+        string sha256 = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(SettingsLoader.ToJson(settings))));
+
+        ImageClassificationSet train = ImageClassificationSet.Load(settings.Data.Name, settings.Data.Dir, train: true, settings.Train.Seed);
+        ImageClassificationSet test = ImageClassificationSet.Load(settings.Data.Name, settings.Data.Dir, train: false, settings.Train.Seed);
+        var shape = new ImageShape(train.Shape.Channels, train.Shape.Height, train.Shape.Width);
+        Require(ModelFactory.Problem(settings.Model, shape));
+        if (settings.Batch.MicroBatchSize > train.Count)
+            Require($"Batch:MicroBatchSize = {settings.Batch.MicroBatchSize} is larger than the {train.Count} training samples of {settings.Data.Name}");
+        long microBatchesPerEpoch = train.Count / settings.Batch.MicroBatchSize;
+        long totalSteps = settings.Train.Steps > 0 ? settings.Train.Steps : settings.Train.Epochs * microBatchesPerEpoch / settings.Batch.Kappa;
+        if (totalSteps < 1)
+            Require($"Train:Epochs = {settings.Train.Epochs} of {microBatchesPerEpoch} micro-batches is not one step of Batch:Kappa = {settings.Batch.Kappa}; raise Train:Epochs or set Train:Steps");
+
+        string runDirectory = settings.Run.Dir.Length > 0 ? settings.Run.Dir : RunDirectoryOf(resume) ?? RunFolder.Default();
+        Require(RunFolder.Problem(runDirectory, resuming: resume is not null));
+        settings.Run.Dir = runDirectory;
+        string resolved = SettingsLoader.ToJson(settings);
+
+        manual_seed(settings.Train.Seed);
+        var model = ModelFactory.Create(settings.Model, shape, ImageClassificationSet.ClassCount);
+        return new TrainingJob(settings, sha256, train, test, model, totalSteps, runDirectory, resolved, resume);
+    }
+
+    /// <summary>The run folder a --Resume path belongs to: the folder itself, or RUN for RUN/checkpoints/STEP.</summary>
+    private static string? RunDirectoryOf(string? resume)
+    {
+        if (resume is null)
+            return null;
+        if (resume == "latest")
+            throw new SettingsException("--Resume=latest needs Run:Dir, the folder of the run to go on with");
+        string full = Path.GetFullPath(resume);
+        return Path.GetFileName(Path.GetDirectoryName(full)) == CheckpointWriter.Folder ? Path.GetDirectoryName(Path.GetDirectoryName(full)) : full;
+    }
+
+    private static void Require(string? problem)
+    {
+        if (problem is not null)
+            throw new SettingsException(problem);
+    }
+}

@@ -1,0 +1,206 @@
+using System.Runtime.InteropServices;
+using HpcAdam.Collectives;
+using HpcAdam.Optim;
+using HpcAdam.Trainer.Configuration;
+using HpcAdam.Trainer.Data;
+using static TorchSharp.torch;
+
+namespace HpcAdam.Trainer.Training;
+
+/// <summary>
+/// A checked training job: the settings (and the SHA-256 of their JSON as given, which every
+/// rank must share), both splits, the model, the steps it will take, the run folder with the
+/// configuration rank 0 writes there, and the checkpoint to resume from (<c>--Resume</c>).
+/// </summary>
+internal sealed record TrainingJob(
+    TrainerSettings Settings, string ConfigurationSha256, ImageClassificationSet Train, ImageClassificationSet Test,
+    nn.Module<Tensor, Tensor> Model, long TotalSteps, string RunDirectory, string ResolvedConfigurationJson, string? Resume);
+
+/// <summary>
+/// The training loop (ARCHITECTURE.md, "The step"). Step s takes the next κ micro-batches of the
+/// global stream; micro-batch k goes to rank k mod P, which adds its gradient to S1 and S2; one
+/// all-reduce sums [S1 | S2 | scalars]; every rank applies the identical optimizer step.
+/// </summary>
+internal sealed class TrainingRun(ICommunicator communicator, TrainingJob job)
+{
+    private readonly TrainerSettings _settings = job.Settings;
+    private readonly nn.Module<Tensor, Tensor> _model = job.Model;
+
+    public int Execute()
+    {
+        // The ranks on a node share its cores, as torchrun's OMP_NUM_THREADS=1 default intends.
+        if (Environment.GetEnvironmentVariable("OMP_NUM_THREADS") is null)
+            set_num_threads(Math.Max(1, Environment.ProcessorCount / communicator.LocalSize));
+        using var parameters = new FlatParameters(_model);
+        if (RankAgreement.Configuration(communicator, job.ConfigurationSha256, parameters.Count) is { } disagreement)
+            return UsageError.Report($"hpcadam train: {disagreement}");
+        // Every rank starts from rank 0's weights, whatever its random state.
+        communicator.Broadcast(MemoryMarshal.Cast<byte, float>(parameters.Weights.bytes), root: 0);
+        RequireAgreement(parameters, optimizer: null, "after the broadcast of the initial weights");
+
+        int kappa = _settings.Batch.Kappa, microBatchSize = _settings.Batch.MicroBatchSize;
+        OptimizerKind kind = OptimizerNames.Parse(_settings.Optimizer.Name);
+        using var optimizer = new FlatOptimizer(parameters.Weights, kind, SettingsValidation.Hyperparameters(_settings.Optimizer),
+            SettingsValidation.Scaling(_settings.Optimizer.Scaling), _settings.Optimizer.ReferenceKappa == 0 ? kappa : _settings.Optimizer.ReferenceKappa);
+        ResumePoint? resumed;
+        try
+        {
+            resumed = Resumption.Restore(communicator, job.Resume, job, _model, parameters, optimizer.State);
+        }
+        catch (CheckpointException error)
+        {
+            return UsageError.Report($"hpcadam train: {error.Message}");
+        }
+        if (resumed is not null && resumed.Step >= job.TotalSteps)
+            return UsageError.Report($"hpcadam train: {resumed.Folder} is at step {resumed.Step}, the run's last step is {job.TotalSteps}: raise Train:Steps or Train:Epochs to go on");
+
+        var stream = new MicroBatchStream(job.Train.Count, microBatchSize, _settings.Train.Seed);
+        var faults = FaultInjection.FromEnvironment(communicator.Rank);
+        using var buffer = new StepBuffer(parameters.Count);
+        using var signals = new StopSignals();
+        using var watchdog = new CollectiveWatchdog(communicator.Rank, _settings.Check.TimeoutSeconds, () => signals.Received is not null);
+        using RunFolder? folder = communicator.Rank == 0
+            ? new RunFolder(job.RunDirectory, job.ResolvedConfigurationJson, _settings.Trace.Samples, resumed?.Step) : null;
+        var progress = new ProgressReporter(job.TotalSteps, Console.Out);
+        if (_settings.Trace.Samples && resumed is null)
+            folder?.InitialWeights(_model, parameters);
+        folder?.Metrics(new JsonLine().Add("event", resumed is null ? "start" : "resume").Add("world_size", communicator.Size)
+            .Add("parameters", parameters.Count).Add("steps", job.TotalSteps).Add("communicator", communicator.Description)
+            .Add("from_step", resumed?.Step ?? 0));
+        if (resumed is not null && communicator.Rank == 0)
+            progress.Note($"resumed from {resumed.Folder} at step {resumed.Step} on {communicator.Size} rank(s)");
+
+        var timings = new StepTimings();
+        // This start goes on from the checkpoint's counters; its throughput counts its own steps only.
+        long firstStep = (resumed?.Step ?? 0) + 1, samplesBefore = resumed?.Samples ?? 0;
+        long samples = samplesBefore, skipped = resumed?.Skipped ?? 0, cursor = resumed?.MicroBatchesConsumed ?? 0, skippedInARow = 0;
+        (double Loss, double Accuracy) test = (double.NaN, double.NaN);
+        for (long step = firstStep; step <= job.TotalSteps; step++)
+        {
+            faults.BeforeStep(step, signals);
+            timings.StartStep();
+            buffer.Clear();
+            for (int k = communicator.Rank; k < kappa; k += communicator.Size)
+                AddMicroBatch(stream.Indices(cursor + k), poison: faults.At("nonfinite", step));
+            timings.ComputeDone();
+
+            using (watchdog.Watch("all-reduce", step))
+                buffer.Reduce(communicator, signals.Received is not null);
+            timings.CommunicationDone();
+
+            AdamHyperparameters effective = optimizer.EffectiveHyperparameters(kappa);
+            skippedInARow = buffer.AnyNonFinite ? skippedInARow + 1 : 0;
+            if (buffer.AnyNonFinite)
+                skipped++;
+            else
+                optimizer.Step(buffer.S1, buffer.S2, kappa);
+            if (faults.At("desync", step))
+                parameters.Weights[0].add_(1e-3f);
+            timings.OptimizerDone();
+
+            samples += buffer.TotalSamples;
+            GradientStatistics statistics = GradientStatistics.Measure(buffer.S1, buffer.S2, kappa, microBatchSize);
+            double loss = buffer.TotalLoss / buffer.TotalSamples;
+            folder?.Samples(step, Enumerable.Range(0, kappa).Select(k => stream.Indices(cursor + k)));
+            folder?.Metrics(new JsonLine().Add("event", "step").Add("step", step).Add("samples", samples).Add("kappa", kappa)
+                .Add("batch_size", (long)kappa * microBatchSize).Add("lr", effective.LearningRate)
+                .Add("gamma1", kind.IsAdam() ? effective.Gamma1 : null).Add("gamma2", kind.IsAdam() ? effective.Gamma2 : null)
+                .Add("loss", loss).Add("grad_norm", statistics.GradNorm).Add("noise_scale", statistics.NoiseScale).Add("skipped", skipped)
+                .Add("compute_ms", timings.Last.ComputeMs).Add("comm_ms", timings.Last.CommunicationMs).Add("optim_ms", timings.Last.OptimizerMs));
+            cursor += kappa;
+            timings.StepDone();
+            if (communicator.Rank == 0)
+                progress.Report(step, loss, (samples - samplesBefore) / timings.TrainingSeconds,
+                    timings.TrainingSeconds / (step - firstStep + 1) * (job.TotalSteps - step));
+            if (skippedInARow >= _settings.Train.MaxSkips)
+                throw new InvalidOperationException($"{skippedInARow} steps in a row, up to step {step}, had a non-finite loss or gradient on some rank " +
+                                                    "(Train:MaxSkips): lower Optimizer:Lr, or check the data and the model");
+            if (_settings.Check.Every > 0 && step % _settings.Check.Every == 0)
+                RequireAgreement(parameters, optimizer.State, $"at step {step} (Check:Every)");
+
+            bool stopping = buffer.AnyStopRequested, last = step == job.TotalSteps;
+            if (last || (_settings.Eval.Every > 0 && step % _settings.Eval.Every == 0))
+                test = Evaluate(step, samples, folder, progress);
+            if (last || stopping || (_settings.Checkpoint.Every > 0 && step % _settings.Checkpoint.Every == 0))
+                Checkpoint(new CheckpointState(step, samples, cursor, kappa, microBatchSize, communicator.Size, _settings.Optimizer.Name,
+                    _settings.Train.Seed, skipped, optimizer.State.C1, optimizer.State.C2, job.ConfigurationSha256, RandomState(), []), parameters, optimizer.State, folder, progress);
+            if (stopping && !last)
+                return Stop(step, signals.Received, folder, progress);
+        }
+
+        // Every rank applied the same updates to the same weights; prove it once per run.
+        RequireAgreement(parameters, optimizer.State, $"at the end of step {job.TotalSteps}");
+        double throughput = (samples - samplesBefore) / timings.TrainingSeconds;
+        folder?.Summary(new
+        {
+            steps = job.TotalSteps,
+            samples,
+            world_size = communicator.Size,
+            skipped,
+            test_loss = test.Loss,
+            test_accuracy = test.Accuracy,
+            throughput_samples_per_s = throughput,
+            wall_s = timings.WallSeconds,
+            step_ms = timings.MeanBreakdown(),
+        });
+        if (communicator.Rank == 0)
+            Console.WriteLine(FormattableString.Invariant(
+                $"test accuracy: {100 * test.Accuracy:0.00}% (test loss {test.Loss:0.0000}) after {job.TotalSteps} steps, {samples} samples, {throughput:0} samples/s on {communicator.Size} rank(s); outputs in {job.RunDirectory}"));
+        return ExitCodes.Success;
+
+        void AddMicroBatch(long[] indices, bool poison)
+        {
+            using var scope = NewDisposeScope();
+            Tensor index = tensor(indices);
+            parameters.ZeroGradients();
+            Tensor loss = nn.functional.cross_entropy(_model.forward(job.Train.Images.index_select(0, index)), job.Train.Labels.index_select(0, index));
+            loss.backward();
+            if (poison)
+                parameters.Gradients[0] = float.NaN;
+            buffer.Add(parameters.Gradients, loss.item<float>(), indices.Length);
+        }
+    }
+
+    /// <summary>torch's generator state, for checkpoints: nothing random runs after initialisation today, but augmentation or dropout would.</summary>
+    private static string RandomState()
+    {
+        using Tensor state = get_rng_state();
+        return Convert.ToBase64String(state.bytes);
+    }
+
+    /// <summary>Every rank must hold rank 0's weights and buffers (and optimizer state); a rank that does not is named.</summary>
+    private void RequireAgreement(FlatParameters parameters, OptimizerState? optimizer, string when)
+    {
+        IEnumerable<Tensor> state = optimizer is null ? _model.buffers() : [.. _model.buffers(), optimizer.M, optimizer.V];
+        if (RankAgreement.Model(communicator, parameters.Weights, state, when) is { } divergence)
+            throw new InvalidOperationException(divergence);
+    }
+
+    private (double Loss, double Accuracy) Evaluate(long step, long samples, RunFolder? folder, ProgressReporter progress)
+    {
+        BufferSynchronization.Average(_model, communicator);
+        (double loss, double accuracy) = Evaluation.Run(_model, job.Test, communicator);
+        folder?.Metrics(new JsonLine().Add("event", "eval").Add("step", step).Add("samples", samples).Add("test_loss", loss).Add("test_accuracy", accuracy));
+        if (communicator.Rank == 0)
+            progress.Note(FormattableString.Invariant($"step {step}: test loss {loss:0.0000}, test accuracy {100 * accuracy:0.00}%"));
+        return (loss, accuracy);
+    }
+
+    private void Checkpoint(CheckpointState state, FlatParameters parameters, OptimizerState optimizer, RunFolder? folder, ProgressReporter progress)
+    {
+        BufferSynchronization.Average(_model, communicator);
+        if (folder is null)
+            return;
+        string path = CheckpointWriter.Write(folder.Directory, job.ResolvedConfigurationJson, _model, parameters, optimizer, state);
+        progress.Note($"checkpoint {path}");
+    }
+
+    private int Stop(long step, string? signal, RunFolder? folder, ProgressReporter progress)
+    {
+        string reason = $"stopped after step {step} on {signal ?? "another rank's signal"}";
+        folder?.MarkPreempted(reason);
+        if (communicator.Rank == 0)
+            progress.Note($"{reason}; go on with: hpcadam train --Resume=latest --Run:Dir={job.RunDirectory} (and the same settings)");
+        return ExitCodes.Success;
+    }
+}

@@ -1,0 +1,82 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace HpcAdam.Tests.Slurm;
+
+/// <summary>
+/// slurm/hpcadam.sbatch pre-empted as Slurm does it: SIGUSR1 to the job's ranks, a checkpoint at
+/// the next step, exit 0, the script requeues the job, and the next start resumes from the
+/// checkpoint and finishes the run with every step once.
+/// </summary>
+[TestFixture]
+public sealed class PreemptionTests() : TemporaryDirectoryTest("hpcadam-preempt-")
+{
+    private const int Steps = 3000;
+    private static readonly TimeSpan s_deadline = TimeSpan.FromMinutes(3);
+
+    [Test]
+    public void SignalCheckpointRequeueResume()
+    {
+        string run = Path.Combine(TestDirectory, "run"), output = Path.Combine(TestDirectory, "job.out"), config = Path.Combine(TestDirectory, "config.json");
+        File.WriteAllText(config, $$"""
+            { "Data": { "Name": "synthetic" }, "Batch": { "MicroBatchSize": 16, "Kappa": 4 }, "Train": { "Steps": {{Steps}} } }
+            """);
+        var environment = new Dictionary<string, string>(OneNodeSlurm.Environment) { ["CONFIG"] = config, ["RUN_DIR"] = run };
+        ProcessOutcome submitted = ChildProcess.Run("sbatch",
+            ["--parsable", $"--chdir={ChildProcess.RepoRoot}", $"--output={output}", "--time=5", Path.Combine(ChildProcess.RepoRoot, "slurm", "hpcadam.sbatch")],
+            environment, TimeSpan.FromMinutes(1));
+        Assert.That(submitted.ExitCode, Is.Zero, submitted.ToString());
+        string job = submitted.Stdout.Trim().Split(';')[0];
+        try
+        {
+            WaitUntil(() => StepLines(run) >= 20, "the first start to train 20 steps", output);
+            Slurm("scancel", "--signal=USR1", job);
+            WaitUntil(() => Field(job, "Restarts") == "1", "the script to requeue the job", output);
+            // A requeued job waits out Slurm's requeue delay (minutes); the test lets it start now.
+            Slurm("scontrol", "update", $"JobId={job}", "StartTime=now");
+            WaitUntil(() => Field(job, "JobState") == "COMPLETED", "the second start to finish", output);
+        }
+        finally
+        {
+            ChildProcess.Run("scancel", [job], OneNodeSlurm.Environment, TimeSpan.FromMinutes(1));
+        }
+
+        string log = File.ReadAllText(output);
+        string[] checkpoints = new Training.RunFiles(run).Checkpoints();
+        TestContext.Out.WriteLine($"checkpoints: {string.Join(", ", checkpoints)}\n--- job output\n{log}");
+        Assert.That(log, Does.Contain("on SIGUSR1").And.Contain("== pre-empted: requeueing job").And.Contain("resumed from").And.Contain("test accuracy:"), log);
+        Assert.That(checkpoints, Has.Length.EqualTo(2), log);
+        Assert.That(checkpoints[^1], Is.EqualTo(Steps.ToString("D8", CultureInfo.InvariantCulture)));
+        Assert.That(new Training.RunFiles(run).Metrics("step").Select(line => line.GetProperty("step").GetInt64()),
+            Is.EqualTo(Enumerable.Range(1, Steps).Select(step => (long)step)), "every step once across the two starts");
+    }
+
+    private static int StepLines(string run)
+    {
+        string metrics = Path.Combine(run, "metrics.jsonl");
+        return File.Exists(metrics) ? File.ReadLines(metrics).Count(line => line.Contains("\"event\":\"step\"")) : 0;
+    }
+
+    /// <summary>A field of `scontrol show job` (Restarts, JobState, ...).</summary>
+    private static string? Field(string job, string name) =>
+        Slurm("scontrol", "show", "job", job).Stdout.Split([' ', '\n'], StringSplitOptions.RemoveEmptyEntries)
+            .FirstOrDefault(pair => pair.StartsWith(name + "=", StringComparison.Ordinal))?[(name.Length + 1)..];
+
+    private static ProcessOutcome Slurm(string command, params string[] arguments)
+    {
+        ProcessOutcome outcome = ChildProcess.Run(command, arguments, OneNodeSlurm.Environment, TimeSpan.FromMinutes(1));
+        Assert.That(outcome.ExitCode, Is.Zero, outcome.ToString());
+        return outcome;
+    }
+
+    private static void WaitUntil(Func<bool> condition, string what, string output)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed > s_deadline)
+                Assert.Fail($"waited {s_deadline.TotalSeconds} s for {what}\n--- job output\n{(File.Exists(output) ? File.ReadAllText(output) : "(none)")}");
+            Thread.Sleep(250);
+        }
+    }
+}

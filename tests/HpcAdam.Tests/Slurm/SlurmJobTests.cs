@@ -1,0 +1,72 @@
+using System.Text.Json;
+
+namespace HpcAdam.Tests.Slurm;
+
+/// <summary>hpcadam started the two ways a Slurm user starts it: srun --mpi=pmix, and mpirun inside an sbatch job.</summary>
+[TestFixture]
+public sealed class SlurmJobTests() : TemporaryDirectoryTest("hpcadam-slurm-")
+{
+    private static readonly TimeSpan s_deadline = TimeSpan.FromMinutes(2);
+
+    [Test]
+    public void SrunWithPmixStartsRanksThatPassTheSelftestAndThatDoctorNamesSrun()
+    {
+        ProcessOutcome selftest = Srun(2, "selftest");
+        Assert.That(selftest.ExitCode, Is.Zero, selftest.ToString());
+        Assert.That(selftest.Stdout, Does.Match(@"selftest passed: \d+ checks on 2 rank\(s\)"), selftest.ToString());
+
+        ProcessOutcome doctor = Srun(2, "doctor");
+        Assert.That(doctor.ExitCode, Is.Zero, doctor.ToString());
+        Assert.That(doctor.Stdout, Does.Contain("Slurm srun (PMIx), 2 processes"), doctor.ToString());
+        Assert.That(doctor.Stdout, Does.Contain("verdict: ready to train on 2 rank(s)"), doctor.ToString());
+    }
+
+    [Test]
+    public void SrunTrainsOnTwoRanks()
+    {
+        string run = Path.Combine(TestDirectory, "run");
+        ProcessOutcome outcome = Srun(2, "train", "--Data:Name=synthetic", "--Train:Steps=5", $"--Run:Dir={run}");
+        Assert.That(outcome.ExitCode, Is.Zero, outcome.ToString());
+        Assert.That(WorldSize(run), Is.EqualTo(2), outcome.ToString());
+    }
+
+    [Test]
+    public void SbatchWaitRunsMpirunOnTheJobsTwoTasks()
+    {
+        string run = Path.Combine(TestDirectory, "run"), output = Path.Combine(TestDirectory, "job.out"), job = Path.Combine(TestDirectory, "job.sbatch");
+        // --time: Slurm ends a job that hangs, which killing sbatch --wait would not.
+        File.WriteAllText(job, $"""
+            #!/usr/bin/env bash
+            #SBATCH --ntasks=2
+            #SBATCH --time=2
+            #SBATCH --output={output}
+            set -euo pipefail
+            mpirun -np "$SLURM_NTASKS" {ChildProcess.Hpcadam} train --Data:Name=synthetic --Train:Steps=5 --Run:Dir={run}
+            """);
+
+        ProcessOutcome outcome = ChildProcess.Run("sbatch", ["--wait", $"--chdir={TestDirectory}", job], OneNodeSlurm.Environment, s_deadline);
+        string jobOutput = File.Exists(output) ? File.ReadAllText(output) : "(no output file)";
+        Assert.That(outcome.ExitCode, Is.Zero, $"{outcome}\n--- {output}\n{jobOutput}");
+        Assert.That(jobOutput, Does.Contain("test accuracy:"), jobOutput);
+        Assert.That(WorldSize(run), Is.EqualTo(2), jobOutput);
+    }
+
+    [Test]
+    public void ARankKilledUnderSrunEndsTheJobWithinAMinuteAndTheSurvivorSaysWhy()
+    {
+        var environment = new Dictionary<string, string>(OneNodeSlurm.Environment) { ["HPCADAM_FAULT"] = "kill@1:20" };
+        ProcessOutcome outcome = ChildProcess.Run("srun",
+            ["--mpi=pmix", "--kill-on-bad-exit=1", "-n", "2", ChildProcess.Hpcadam, "train", "--Data:Name=synthetic", "--Train:Steps=100000",
+             $"--Run:Dir={Path.Combine(TestDirectory, "run")}"], environment, s_deadline);
+        Assert.That(outcome.ExitCode, Is.Not.Zero, outcome.ToString());
+        Assert.That(outcome.Elapsed, Is.LessThan(TimeSpan.FromSeconds(60)), outcome.ToString());
+        Assert.That(outcome.Stderr, Does.Contain("task 1: Killed"), outcome.ToString());
+        TestContext.Out.WriteLine($"srun, rank 1 killed at step 20: the job ended after {outcome.Elapsed.TotalSeconds:F1} s\n{outcome.Stderr}");
+    }
+
+    private static ProcessOutcome Srun(int ranks, params string[] arguments) =>
+        ChildProcess.Run("srun", ["--mpi=pmix", "-n", $"{ranks}", ChildProcess.Hpcadam, .. arguments], OneNodeSlurm.Environment, s_deadline);
+
+    private static int WorldSize(string run) =>
+        JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "summary.json"))).RootElement.GetProperty("world_size").GetInt32();
+}

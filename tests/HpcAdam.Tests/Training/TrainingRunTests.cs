@@ -1,0 +1,114 @@
+using System.Text.Json;
+using HpcAdam.Trainer.Data;
+
+namespace HpcAdam.Tests.Training;
+
+/// <summary>`hpcadam train` as users run it: real MNIST, real mpirun ranks, the files it leaves behind.</summary>
+[TestFixture]
+public sealed class TrainingRunTests() : TemporaryDirectoryTest("hpcadam-train-")
+{
+    private static readonly string s_dataDir = Path.Combine(ChildProcess.RepoRoot, "data");
+    private static readonly string[] s_stepFields =
+        ["step", "samples", "kappa", "batch_size", "lr", "gamma1", "gamma2", "loss", "grad_norm", "noise_scale", "skipped", "compute_ms", "comm_ms", "optim_ms"];
+
+    [SetUp]
+    public void RequireMnist()
+    {
+        if (!Directory.Exists(Path.Combine(s_dataDir, "mnist")))
+            Assert.Ignore($"{s_dataDir}/mnist is missing: run scripts/fetch-data.sh mnist");
+    }
+
+    [Test]
+    public void TheExampleMlpReaches97PercentOnMnistIn2EpochsOn2Ranks()
+    {
+        RunFiles run = Train(ranks: 2, "run", "--config", Path.Combine(ChildProcess.RepoRoot, "examples", "mnist-mlp.json"));
+        JsonElement summary = run.Summary;
+        Assert.That(summary.GetProperty("world_size").GetInt32(), Is.EqualTo(2));
+        Assert.That(summary.GetProperty("steps").GetInt64(), Is.EqualTo(2 * (60000 / 32) / 4));
+        Assert.That(summary.GetProperty("test_accuracy").GetDouble(), Is.GreaterThanOrEqualTo(0.97));
+    }
+
+    [Test]
+    public void OneRankAndTwoRanksTrainTheSameWeightsOnTheSameSamples()
+    {
+        string[] thirtySteps = ["--Train:Steps=30", "--Batch:MicroBatchSize=32", "--Batch:Kappa=4", "--Trace:Samples=true"];
+        RunFiles one = Train(ranks: 1, "one", thirtySteps), two = Train(ranks: 2, "two", thirtySteps);
+
+        Assert.That(RunFiles.MaxRelativeDifference(one.Tensors("initial.safetensors"), two.Tensors("initial.safetensors")), Is.EqualTo(0));
+        double difference = RunFiles.MaxRelativeDifference(
+            one.Tensors("checkpoints/00000030/model.safetensors"), two.Tensors("checkpoints/00000030/model.safetensors"));
+        Assert.That(difference, Is.LessThan(1e-5), "max over parameters of ‖w₁ − w₂‖/‖w₁‖ after 30 steps");
+        TestContext.Out.WriteLine($"1 rank against 2 ranks after 30 steps: max relative weight difference {difference:E2}");
+
+        string[] samples = File.ReadAllLines(Path.Combine(one.Directory, "samples.jsonl"));
+        Assert.That(File.ReadAllLines(Path.Combine(two.Directory, "samples.jsonl")), Is.EqualTo(samples));
+        var stream = new MicroBatchStream(60000, 32, seed: 0);
+        for (int step = 1; step <= 30; step++)
+        {
+            JsonElement line = JsonDocument.Parse(samples[step - 1]).RootElement;
+            Assert.That(line.GetProperty("step").GetInt64(), Is.EqualTo(step));
+            long[][] microBatches = line.GetProperty("micro_batches").EnumerateArray().Select(batch => batch.EnumerateArray().Select(i => i.GetInt64()).ToArray()).ToArray();
+            Assert.That(microBatches, Is.EqualTo(Enumerable.Range(0, 4).Select(k => stream.Indices((step - 1) * 4 + k)).ToArray()));
+        }
+    }
+
+    [Test]
+    public void MetricsEvaluationsCheckpointsAndSummaryAreWrittenWhereUsersLook()
+    {
+        RunFiles run = Train(ranks: 2, "run", "--Train:Steps=25", "--Eval:Every=10", "--Checkpoint:Every=10",
+            "--Batch:MicroBatchSize=16", "--Batch:Kappa=2", "--Optimizer:ReferenceKappa=1", "--Optimizer:Lr=0.001");
+
+        List<JsonElement> steps = run.Metrics("step");
+        Assert.That(steps.Select(line => line.GetProperty("step").GetInt64()), Is.EqualTo(Enumerable.Range(1, 25).Select(i => (long)i)));
+        Assert.That(steps[0].EnumerateObject().Select(field => field.Name), Is.SupersetOf(s_stepFields));
+        JsonElement last = steps[^1];
+        Assert.Multiple(() =>
+        {
+            Assert.That(last.GetProperty("samples").GetInt64(), Is.EqualTo(25 * 32));
+            Assert.That(last.GetProperty("batch_size").GetInt64(), Is.EqualTo(32));
+            // Linear scaling from the reference κ = 1 to κ = 2: η, γ1, γ2 all double.
+            Assert.That(last.GetProperty("lr").GetDouble(), Is.EqualTo(0.002).Within(1e-12));
+            Assert.That(last.GetProperty("gamma1").GetDouble(), Is.EqualTo(0.2).Within(1e-12));
+            Assert.That(last.GetProperty("gamma2").GetDouble(), Is.EqualTo(0.002).Within(1e-12));
+            Assert.That(last.GetProperty("loss").GetDouble(), Is.LessThan(steps[0].GetProperty("loss").GetDouble()));
+            Assert.That(last.GetProperty("skipped").GetInt64(), Is.Zero);
+        });
+        Assert.That(run.Metrics("eval").Select(line => line.GetProperty("step").GetInt64()), Is.EqualTo(new long[] { 10, 20, 25 }));
+        Assert.That(run.Checkpoints(), Is.EqualTo(new[] { "00000010", "00000020", "00000025" }));
+
+        JsonElement state = JsonDocument.Parse(File.ReadAllText(Path.Combine(run.Directory, "checkpoints/00000025/state.json"))).RootElement;
+        Assert.That(state.GetProperty("step").GetInt64(), Is.EqualTo(25));
+        Assert.That(run.Tensors("checkpoints/00000025/model.safetensors").Keys,
+            Is.EquivalentTo(new[] { "hidden0.weight", "hidden0.bias", "out.weight", "out.bias" }));
+        Assert.That(run.Tensors("checkpoints/00000025/optimizer.safetensors").Keys, Does.Contain("m.hidden0.weight").And.Contain("v.out.bias"));
+
+        JsonElement summary = run.Summary;
+        foreach (string field in new[] { "steps", "samples", "world_size", "test_loss", "test_accuracy", "throughput_samples_per_s", "wall_s" })
+            Assert.That(summary.TryGetProperty(field, out _), field);
+        Assert.That(summary.GetProperty("test_accuracy").GetDouble(), Is.EqualTo(run.Metrics("eval")[^1].GetProperty("test_accuracy").GetDouble()));
+        Assert.That(File.ReadAllText(Path.Combine(run.Directory, "config.json")), Does.Contain("\"Kappa\": 2"));
+    }
+
+    [Test]
+    public void ARankStartedWithAnotherConfigurationIsNamedAndNothingTrains()
+    {
+        string runDirectory = Path.Combine(TestDirectory, "run");
+        string[] arguments = ["train", "--Data:Name=synthetic", $"--Run:Dir={runDirectory}", "--Train:Steps=2"];
+        ProcessOutcome outcome = ChildProcess.Run("mpirun",
+            ["-np", "1", ChildProcess.Hpcadam, .. arguments, ":", "-np", "1", "-x", "HPCADAM__Train__Seed=7", ChildProcess.Hpcadam, .. arguments],
+            environment: null, TimeSpan.FromMinutes(2));
+        Assert.That(outcome.ExitCode, Is.Not.Zero, outcome.ToString());
+        Assert.That(outcome.Stderr, Does.Contain("rank 1 was started with another configuration than rank 0"), outcome.ToString());
+        Assert.That(Directory.Exists(runDirectory), Is.False);
+    }
+
+    private RunFiles Train(int ranks, string name, params string[] arguments)
+    {
+        string directory = Path.Combine(TestDirectory, name);
+        string[] all = ["train", $"--Data:Dir={s_dataDir}", $"--Run:Dir={directory}", .. arguments];
+        ProcessOutcome outcome = ranks == 1 ? ChildProcess.RunAlone(all) : ChildProcess.MpiRun(ranks, ChildProcess.Hpcadam, all);
+        Assert.That(outcome.ExitCode, Is.Zero, outcome.ToString());
+        Assert.That(outcome.Stdout, Does.Contain("test accuracy:"), outcome.ToString());
+        return new RunFiles(directory);
+    }
+}
