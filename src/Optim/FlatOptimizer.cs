@@ -49,9 +49,11 @@ public sealed class FlatOptimizer : IDisposable
 
     /// <summary>
     /// One step from the sums over <paramref name="kappa"/> micro-batches. <paramref name="squaredGradientSum"/>
-    /// is needed by BSI-Adam only. Returns the hyperparameters the step used.
+    /// is needed by BSI-Adam only. The hyperparameters are scaled for <paramref name="hyperparameterKappa"/>,
+    /// by default κ itself; an adaptive batch size that holds η' and γ' fixed (AdAdaGrad's practice)
+    /// passes the κ they were set for. Returns the hyperparameters the step used.
     /// </summary>
-    public AdamHyperparameters Step(torch.Tensor gradientSum, torch.Tensor? squaredGradientSum, int kappa)
+    public AdamHyperparameters Step(torch.Tensor gradientSum, torch.Tensor? squaredGradientSum, int kappa, int? hyperparameterKappa = null)
     {
         if (Kind == OptimizerKind.MicroAdam && kappa != 1)
             throw new ArgumentException($"micro-adam applies one micro-batch per step (Alg. 1), so κ must be 1, not {kappa}", nameof(kappa));
@@ -59,7 +61,7 @@ public sealed class FlatOptimizer : IDisposable
         if (Kind == OptimizerKind.BsiAdam)
             RequireLike(squaredGradientSum ?? throw new ArgumentNullException(nameof(squaredGradientSum), "BSI-Adam needs S2, the sum of squared micro-batch gradients"),
                 "the squared-gradient sum S2");
-        AdamHyperparameters effective = EffectiveHyperparameters(kappa);
+        AdamHyperparameters effective = EffectiveHyperparameters(hyperparameterKappa ?? kappa);
 
         if (Kind.IsAdam())
         {

@@ -9,23 +9,40 @@ namespace HpcAdam.Optim;
 /// ḡ = S1/κ                           grad_norm = ‖ḡ‖
 /// V = Σ_j (S2_j − κ·ḡ_j²) / (κ − 1)  summed variance of the micro-batch gradients
 /// ‖G‖² ≈ ‖ḡ‖² − V/κ                  unbiased squared norm of the true gradient
-/// B_simple = M·V / ‖G‖²              gradient noise scale in samples (McCandlish et al. 2018)
+/// tr Σ ≈ M·V                         trace of the per-sample gradient covariance
+/// B_simple = tr Σ / ‖G‖²             gradient noise scale in samples (McCandlish et al. 2018)
 /// </code>
 /// The variance needs κ ≥ 2, and B_simple a positive ‖G‖² estimate; otherwise they are null.
-/// This is the raw per-step value; smoothing belongs to whoever consumes it.
+/// This is the raw per-step value; <see cref="NoiseScaleEstimate"/> smooths it.
 /// </summary>
 public readonly record struct GradientStatistics(double GradNorm, double? Variance, double? NoiseScale)
 {
+    /// <summary>κ of the step measured.</summary>
+    public int Kappa { get; init; }
+
+    /// <summary>M, samples per micro-batch.</summary>
+    public int MicroBatchSize { get; init; }
+
+    /// <summary>‖ḡ‖², the squared norm of the step's mean gradient.</summary>
+    public double MeanSquaredNorm => GradNorm * GradNorm;
+
+    /// <summary>‖G‖² ≈ ‖ḡ‖² − V/κ, unbiased (it can be negative when the noise dominates); null for κ = 1.</summary>
+    public double? TrueSquaredNorm => Variance is { } v ? MeanSquaredNorm - v / Kappa : null;
+
+    /// <summary>tr Σ ≈ M·V, in per-sample units; null for κ = 1.</summary>
+    public double? TraceSigma => Variance * MicroBatchSize;
+
     public static GradientStatistics Measure(torch.Tensor gradientSum, torch.Tensor squaredGradientSum, int kappa, int microBatchSize, int maxThreads = 0)
     {
         (double squaredSum, double squareSum) = Sums(gradientSum, squaredGradientSum, maxThreads > 0 ? maxThreads : Math.Max(1, torch.get_num_threads()));
         double meanSquaredNorm = squaredSum / ((double)kappa * kappa);
         if (kappa < 2)
-            return new GradientStatistics(Math.Sqrt(meanSquaredNorm), null, null);
-        double variance = (squareSum - squaredSum / kappa) / (kappa - 1);
+            return new GradientStatistics(Math.Sqrt(meanSquaredNorm), null, null) { Kappa = kappa, MicroBatchSize = microBatchSize };
+        // Rounding can leave a tiny negative sum of variances when every micro-batch agrees.
+        double variance = Math.Max(0, (squareSum - squaredSum / kappa) / (kappa - 1));
         double trueSquaredNorm = meanSquaredNorm - variance / kappa;
         return new GradientStatistics(Math.Sqrt(meanSquaredNorm), variance,
-            trueSquaredNorm > 0 ? microBatchSize * variance / trueSquaredNorm : null);
+            trueSquaredNorm > 0 ? microBatchSize * variance / trueSquaredNorm : null) { Kappa = kappa, MicroBatchSize = microBatchSize };
     }
 
     /// <summary>‖S1‖² and Σ S2, in double chunk by chunk, so every rank gets the same bits.</summary>

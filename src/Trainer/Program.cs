@@ -3,6 +3,7 @@ using HpcAdam.Trainer;
 using HpcAdam.Trainer.Bench;
 using HpcAdam.Trainer.Doctor;
 using HpcAdam.Trainer.Probe;
+using HpcAdam.Trainer.Report;
 using HpcAdam.Trainer.SelfTest;
 using HpcAdam.Trainer.Training;
 
@@ -16,6 +17,7 @@ var root = new RootCommand("HpcAdam: data-parallel training with batch-size-inva
     BenchCommand.Create(),
     SelfTestCommand.Create(),
     InvarianceProbeCommand.Create(),
+    CompareCommand.Create(),
 };
 
 ParseResult parsed = root.Parse(args);

@@ -43,6 +43,8 @@ internal static class SettingsValidation
             return $"Check:TimeoutSeconds = {settings.Check.TimeoutSeconds} must be 0 (no watchdog) or more";
         if (settings.Checkpoint.Every < 0)
             return $"Checkpoint:Every = {settings.Checkpoint.Every} must be 0 (only at the end) or more";
+        if (AdaptiveProblem(settings) is { } adaptive)
+            return adaptive;
         try
         {
             OptimizerKind kind = OptimizerNames.Parse(settings.Optimizer.Name);
@@ -67,6 +69,52 @@ internal static class SettingsValidation
             return $"Optimizer: {message}";
         }
         return null;
+    }
+
+    private static string? AdaptiveProblem(TrainerSettings settings)
+    {
+        AdaptiveSettings adaptive = settings.Adaptive;
+        if (!SamplingTests.Names.Contains(adaptive.Test.Trim().ToLowerInvariant()))
+            return $"Adaptive:Test = '{adaptive.Test}' is not a test: use one of {string.Join(", ", SamplingTests.Names)}";
+        foreach ((string key, double value) in new[] { ("Eta", adaptive.Eta), ("Theta", adaptive.Theta), ("Nu", adaptive.Nu) })
+            if (!(value > 0) || !double.IsFinite(value))
+                return $"Adaptive:{key} = {value.ToString(CultureInfo.InvariantCulture)} must be a positive number";
+        if (!(adaptive.Smoothing > 0 && adaptive.Smoothing <= 1))
+            return $"Adaptive:Smoothing = {adaptive.Smoothing.ToString(CultureInfo.InvariantCulture)} must be in (0, 1] (the EMA rate of the noise scale)";
+        if (adaptive.TestEvery < 1)
+            return $"Adaptive:TestEvery = {adaptive.TestEvery} must be at least 1 (steps between tests)";
+        if (adaptive.MaxKappa < 0 || (adaptive.MaxKappa > 0 && adaptive.MaxKappa < settings.Batch.Kappa))
+            return $"Adaptive:MaxKappa = {adaptive.MaxKappa} must be 0 (one epoch) or at least Batch:Kappa = {settings.Batch.Kappa}";
+        if (SamplingTests.Parse(adaptive.Test) == SamplingTest.None)
+            return null;
+        if (string.Equals(settings.Optimizer.Name.Trim(), "micro-adam", StringComparison.OrdinalIgnoreCase))
+            return $"Adaptive:Test = {adaptive.Test} grows κ, but micro-adam takes one micro-batch per step: use bsi-adam, whose trajectory stays Micro-Adam's";
+        if (settings.Batch.Kappa < 2)
+            return $"Adaptive:Test = {adaptive.Test} measures the spread of the micro-batch gradients: set Batch:Kappa to 2 or more, not {settings.Batch.Kappa}";
+        return null;
+    }
+
+    /// <summary>
+    /// With an adaptive κ that grows to <paramref name="maxKappa"/> and scaled Adam rates, γ' must
+    /// stay below 1 all the way; checked once the data (and so the default κ_max) is known.
+    /// </summary>
+    public static string? ScalableProblem(TrainerSettings settings, int maxKappa)
+    {
+        OptimizerKind kind = OptimizerNames.Parse(settings.Optimizer.Name);
+        if (SamplingTests.Parse(settings.Adaptive.Test) == SamplingTest.None || settings.Adaptive.HoldHyperparameters || !kind.IsAdam())
+            return null;
+        int referenceKappa = settings.Optimizer.ReferenceKappa == 0 ? settings.Batch.Kappa : settings.Optimizer.ReferenceKappa;
+        try
+        {
+            HyperparameterScaling.Scale(Hyperparameters(settings.Optimizer), Scaling(settings.Optimizer.Scaling), maxKappa, referenceKappa);
+            return null;
+        }
+        catch (ArgumentException error)
+        {
+            return $"κ may grow to {maxKappa} (Adaptive:MaxKappa), where the {settings.Optimizer.Scaling} rule takes the optimizer out of range " +
+                   $"({error.Message.Split(" (Parameter")[0]}): lower Adaptive:MaxKappa, give the rates at a larger Optimizer:ReferenceKappa, " +
+                   "or set Adaptive:HoldHyperparameters=true";
+        }
     }
 
     public static int[]? HiddenWidths(string text)

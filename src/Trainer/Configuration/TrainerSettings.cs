@@ -16,6 +16,7 @@ internal sealed class TrainerSettings
     public CheckpointSettings Checkpoint { get; set; } = new();
     public TraceSettings Trace { get; set; } = new();
     public CheckSettings Check { get; set; } = new();
+    public AdaptiveSettings Adaptive { get; set; } = new();
 }
 
 internal sealed class ModelSettings
@@ -130,4 +131,32 @@ internal sealed class CheckSettings
 
     /// <summary>Abort the job when a collective has not completed after this many seconds; 0 = never.</summary>
     public int TimeoutSeconds { get; set; } = 600;
+}
+
+/// <summary>The adaptive batch size (ALGORITHMS.md, "Adaptive batch size"): κ grows when a test on the step's statistics fails.</summary>
+internal sealed class AdaptiveSettings
+{
+    /// <summary>none, norm, inner-product, augmented or coordinate.</summary>
+    public string Test { get; set; } = "none";
+
+    /// <summary>η_n of the norm and coordinate tests (AdAdaGrad uses 0.1 to 0.5).</summary>
+    public double Eta { get; set; } = 0.1;
+
+    /// <summary>θ of the inner-product test.</summary>
+    public double Theta { get; set; } = 0.9;
+
+    /// <summary>ν of the orthogonality test (part of the augmented test).</summary>
+    public double Nu { get; set; } = 5.84;
+
+    /// <summary>The largest κ; 0 means the micro-batches of one epoch (the whole training set).</summary>
+    public int MaxKappa { get; set; }
+
+    /// <summary>Run the test every this many steps.</summary>
+    public int TestEvery { get; set; } = 1;
+
+    /// <summary>Keep η' and γ' at their Batch:Kappa values when κ grows (AdAdaGrad's practice) instead of following the scaling rule.</summary>
+    public bool HoldHyperparameters { get; set; }
+
+    /// <summary>EMA rate of the noise scale's numerator and denominator (noise_scale in the metrics).</summary>
+    public double Smoothing { get; set; } = 0.1;
 }

@@ -6,8 +6,8 @@ namespace HpcAdam.Trainer.Training;
 /// <summary>A checkpoint that cannot be resumed from; the message is one line for the user.</summary>
 internal sealed class CheckpointException(string message) : Exception(message);
 
-/// <summary>A checkpoint's files, read and verified against the SHA-256 sums in its state.json.</summary>
-internal sealed record CheckpointFiles(string Folder, CheckpointState State, byte[] Model, byte[] Optimizer, string Configuration);
+/// <summary>A checkpoint's files, read and verified against the SHA-256 sums in its state.json; Direction is optional.</summary>
+internal sealed record CheckpointFiles(string Folder, CheckpointState State, byte[] Model, byte[] Optimizer, string Configuration, byte[]? Direction);
 
 /// <summary>
 /// Finds and reads checkpoints written by <see cref="CheckpointWriter"/>. Only whole checkpoints
@@ -45,7 +45,8 @@ internal static class CheckpointReader
         }
         if (state.Files is null)
             throw new CheckpointException($"{statePath} lists no file checksums: the checkpoint is damaged; resume from an earlier one");
-        foreach (string name in new[] { CheckpointWriter.ModelFile, CheckpointWriter.OptimizerFile, CheckpointWriter.ConfigFile })
+        // The three files every checkpoint has, and whatever else its state lists.
+        foreach (string name in new[] { CheckpointWriter.ModelFile, CheckpointWriter.OptimizerFile, CheckpointWriter.ConfigFile }.Union(state.Files.Keys))
         {
             string path = Path.Combine(folder, name);
             if (!File.Exists(path))
@@ -56,6 +57,7 @@ internal static class CheckpointReader
         return new CheckpointFiles(folder, state,
             File.ReadAllBytes(Path.Combine(folder, CheckpointWriter.ModelFile)),
             File.ReadAllBytes(Path.Combine(folder, CheckpointWriter.OptimizerFile)),
-            File.ReadAllText(Path.Combine(folder, CheckpointWriter.ConfigFile)));
+            File.ReadAllText(Path.Combine(folder, CheckpointWriter.ConfigFile)),
+            state.Files.ContainsKey(CheckpointWriter.DirectionFile) ? File.ReadAllBytes(Path.Combine(folder, CheckpointWriter.DirectionFile)) : null);
     }
 }

@@ -8,13 +8,15 @@ namespace HpcAdam.Trainer.Training;
 
 /// <summary>
 /// Where a run stood when a checkpoint was written: everything besides weights and moments that
-/// an exact resume needs (the stream cursor, counters, torch's random state), the bias-correction
+/// an exact resume needs (the stream cursor, counters, the κ of the next step and the smoothed
+/// noise scale's EMAs, torch's random state), the bias-correction
 /// products c1 and c2 for people reading it (the optimizer file carries them for the resume), and
 /// the SHA-256 of every other file of the checkpoint, checked before any of it is used.
 /// </summary>
 internal sealed record CheckpointState(
-    long Step, long Samples, long MicroBatchesConsumed, int Kappa, int MicroBatchSize, int WorldSize, string Optimizer,
-    long Seed, long Skipped, double C1, double C2, string ConfigSha256, string TorchRngState, Dictionary<string, string> Files)
+    long Step, long Samples, long MicroBatchesConsumed, int Kappa, int NextKappa, int MicroBatchSize, int WorldSize, string Optimizer,
+    long Seed, long Skipped, double C1, double C2, double NoiseNumerator, double NoiseDenominator, string ConfigSha256,
+    string TorchRngState, Dictionary<string, string> Files)
 {
     public static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 }
@@ -22,7 +24,8 @@ internal sealed record CheckpointState(
 /// <summary>
 /// Writes <c>RUN/checkpoints/&lt;zero-padded step&gt;/</c>: model.safetensors (weights and buffers by
 /// name), optimizer.safetensors (m and v by parameter name, bias-correction products as metadata),
-/// config.json (the run's resolved settings) and state.json. The folder is filled under a
+/// config.json (the run's resolved settings), direction.safetensors when an inner-product test
+/// has a projection direction (<see cref="ProjectionDirection"/>), and state.json. The folder is filled under a
 /// temporary name and renamed, so a checkpoint either exists whole or not at all, even if the job
 /// dies while writing it.
 /// </summary>
@@ -30,9 +33,10 @@ internal static class CheckpointWriter
 {
     public const string Folder = "checkpoints";
     public const string ModelFile = "model.safetensors", OptimizerFile = "optimizer.safetensors", ConfigFile = "config.json", StateFile = "state.json";
+    public const string DirectionFile = "direction.safetensors";
 
     public static string Write(string runDirectory, string configurationJson, nn.Module model, FlatParameters parameters, OptimizerState optimizer,
-        CheckpointState state)
+        ProjectionDirection? direction, CheckpointState state)
     {
         string parent = Path.Combine(runDirectory, Folder);
         string final = Path.Combine(parent, state.Step.ToString("D8", CultureInfo.InvariantCulture));
@@ -44,7 +48,14 @@ internal static class CheckpointWriter
             using (FileStream file = File.Create(Path.Combine(temporary, OptimizerFile)))
                 optimizer.Save(file, parameters.Slices);
             File.WriteAllText(Path.Combine(temporary, ConfigFile), configurationJson);
-            var files = new[] { ModelFile, OptimizerFile, ConfigFile }.ToDictionary(name => name, name => Sha256(Path.Combine(temporary, name)));
+            string[] names = [ModelFile, OptimizerFile, ConfigFile];
+            if (direction is { Known: true })
+            {
+                using (FileStream file = File.Create(Path.Combine(temporary, DirectionFile)))
+                    direction.Save(file);
+                names = [.. names, DirectionFile];
+            }
+            var files = names.ToDictionary(name => name, name => Sha256(Path.Combine(temporary, name)));
             File.WriteAllText(Path.Combine(temporary, StateFile), JsonSerializer.Serialize(state with { Files = files }, CheckpointState.Json));
             if (Directory.Exists(final))
                 Directory.Delete(final, recursive: true);

@@ -29,11 +29,12 @@ internal static class Resumption
     ];
 
     /// <summary>
-    /// Loads the checkpoint <paramref name="request"/> names into the model, its buffers and the optimizer on every rank;
-    /// null when there is nothing to resume (no request, or "latest" in a run without checkpoints).
+    /// Loads the checkpoint <paramref name="request"/> names into the model, its buffers, the optimizer and the batch-size
+    /// controller on every rank; null when there is nothing to resume (no request, or "latest" in a run without checkpoints).
+    /// An adaptive run goes on with the checkpoint's κ; a fixed one with this run's Batch:Kappa.
     /// </summary>
     public static ResumePoint? Restore(ICommunicator communicator, string? request, TrainingJob job, nn.Module model,
-        FlatParameters parameters, OptimizerState optimizer)
+        FlatParameters parameters, OptimizerState optimizer, BatchSizeController controller)
     {
         if (request is null)
             return null;
@@ -52,10 +53,9 @@ internal static class Resumption
                 problem = error.Message;
             }
         }
-        long[] header = [problem.Length > 0 ? Refused : files is null ? Fresh : Resume,
-                         files?.Model.Length ?? 0, files?.Optimizer.Length ?? 0, 0];
         byte[]? stateJson = files is null ? null : JsonSerializer.SerializeToUtf8Bytes(files.State, CheckpointState.Json);
-        header[3] = stateJson?.Length ?? 0;
+        long[] header = [problem.Length > 0 ? Refused : files is null ? Fresh : Resume,
+                         files?.Model.Length ?? 0, files?.Optimizer.Length ?? 0, stateJson?.Length ?? 0, files?.Direction?.Length ?? 0];
         communicator.Broadcast<long>(header, root: 0);
         if (header[0] == Refused)
             throw new CheckpointException(communicator.Rank == 0 ? problem : "rank 0 refused the checkpoint");
@@ -65,6 +65,7 @@ internal static class Resumption
         byte[] modelBytes = Shared(communicator, files?.Model, header[1]);
         byte[] optimizerBytes = Shared(communicator, files?.Optimizer, header[2]);
         CheckpointState state = JsonSerializer.Deserialize<CheckpointState>(Shared(communicator, stateJson, header[3]), CheckpointState.Json)!;
+        byte[] directionBytes = Shared(communicator, files?.Direction, header[4]);
         string folderName = files?.Folder ?? "";
 
         LoadModel(modelBytes, model, parameters);
@@ -75,6 +76,18 @@ internal static class Resumption
         catch (InvalidDataException error)
         {
             throw new CheckpointException($"the checkpoint's optimizer state does not fit this run: {error.Message}");
+        }
+        controller.Restore(controller.Test == SamplingTest.None ? controller.Kappa : state.NextKappa, state.NoiseNumerator, state.NoiseDenominator);
+        if (controller.Direction is not null && directionBytes.Length > 0)
+        {
+            try
+            {
+                controller.Direction.Load(new MemoryStream(directionBytes));
+            }
+            catch (InvalidDataException error)
+            {
+                throw new CheckpointException($"the checkpoint's projection direction does not fit this run: {error.Message}");
+            }
         }
         using (Tensor rng = tensor(Convert.FromBase64String(state.TorchRngState)))
             set_rng_state(rng);

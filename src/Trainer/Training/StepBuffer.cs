@@ -7,17 +7,18 @@ namespace HpcAdam.Trainer.Training;
 
 /// <summary>
 /// The one buffer a step communicates (ARCHITECTURE.md, "The step"): [S1 | S2 | loss sum,
-/// sample count, non-finite flag, stop request]. Each rank adds its micro-batches, one
+/// sample count, non-finite flag, stop request, Σa_k, Σa_k²], the last two the projections of
+/// the micro-batch gradients that the inner-product tests need. Each rank adds its micro-batches, one
 /// all-reduce sums the whole buffer, and every rank then reads the same totals, so a NaN on one
 /// rank makes every rank skip the same step, and a signal to one rank stops every rank after the
 /// same step, without another collective.
 /// </summary>
 internal sealed class StepBuffer : IDisposable
 {
-    private const int LossSum = 0, SampleCount = 1, NonFinite = 2, Stop = 3, ScalarCount = 4;
+    private const int LossSum = 0, SampleCount = 1, NonFinite = 2, Stop = 3, ProjectionSum = 4, ProjectionSquareSum = 5, ScalarCount = 6;
 
     private readonly long _parameters;
-    private double _localLossSum;
+    private double _localLossSum, _localProjectionSum, _localProjectionSquareSum;
     private long _localSamples;
 
     public StepBuffer(long parameters)
@@ -48,10 +49,20 @@ internal sealed class StepBuffer : IDisposable
     /// <summary>After <see cref="Reduce"/>: some rank was asked to stop.</summary>
     public bool AnyStopRequested { get; private set; }
 
+    /// <summary>After <see cref="Reduce"/>: Σ_k a_k and Σ_k a_k² of the projections added on every rank.</summary>
+    public (double Sum, double SquareSum) Projections { get; private set; }
+
     public void Clear()
     {
         Buffer.zero_();
-        (_localLossSum, _localSamples) = (0, 0);
+        (_localLossSum, _localSamples, _localProjectionSum, _localProjectionSquareSum) = (0, 0, 0, 0);
+    }
+
+    /// <summary>Adds one micro-batch gradient's projection a_k (see <see cref="ProjectionDirection"/>).</summary>
+    public void AddProjection(double projection)
+    {
+        _localProjectionSum += projection;
+        _localProjectionSquareSum += projection * projection;
     }
 
     /// <summary>Adds one micro-batch: its gradient (the flat buffer backward filled) and its mean loss over <paramref name="samples"/>.</summary>
@@ -72,10 +83,13 @@ internal sealed class StepBuffer : IDisposable
         bool nonFinite = !double.IsFinite(_localLossSum) || !float.IsFinite(S2.sum().item<float>());
         scalars[NonFinite] = nonFinite ? 1 : 0;
         scalars[Stop] = stopRequested ? 1 : 0;
+        scalars[ProjectionSum] = (float)_localProjectionSum;
+        scalars[ProjectionSquareSum] = (float)_localProjectionSquareSum;
         communicator.AllReduceSum(Buffer);
         scalars = Scalars();
         (TotalLoss, TotalSamples, AnyNonFinite, AnyStopRequested) =
             (scalars[LossSum], (long)scalars[SampleCount], scalars[NonFinite] > 0, scalars[Stop] > 0);
+        Projections = (scalars[ProjectionSum], scalars[ProjectionSquareSum]);
     }
 
     private Span<float> Scalars() => MemoryMarshal.Cast<byte, float>(Buffer.bytes).Slice((int)(2 * _parameters), ScalarCount);

@@ -4,7 +4,8 @@ namespace HpcAdam.Trainer.Training;
 
 /// <summary>
 /// Where each step's time goes: compute (gather, forward, backward, S1/S2 accumulation),
-/// communication (the one all-reduce), optimizer, and other (statistics, metrics, progress).
+/// communication (the one all-reduce), optimizer, statistics (gradient statistics, noise scale,
+/// the batch-size test) and other (metrics, progress).
 /// Evaluation and checkpoints fall between steps and are not counted, so throughput is of
 /// training alone.
 /// </summary>
@@ -12,10 +13,10 @@ internal sealed class StepTimings
 {
     private readonly Stopwatch _clock = new(), _wall = Stopwatch.StartNew();
     private double _stepStart, _computeEnd, _communicationEnd, _optimizerEnd;
-    private double _computeTotal, _communicationTotal, _optimizerTotal, _stepTotal;
+    private double _computeTotal, _communicationTotal, _optimizerTotal, _statisticsTotal, _stepTotal;
     private long _steps;
 
-    public (double ComputeMs, double CommunicationMs, double OptimizerMs) Last { get; private set; }
+    public (double ComputeMs, double CommunicationMs, double OptimizerMs, double StatisticsMs) Last { get; private set; }
 
     /// <summary>Seconds since the first step began to be timed, evaluation and checkpoints included.</summary>
     public double WallSeconds => _wall.Elapsed.TotalSeconds;
@@ -36,14 +37,17 @@ internal sealed class StepTimings
     public void OptimizerDone()
     {
         _optimizerEnd = Now();
-        Last = (_computeEnd - _stepStart, _communicationEnd - _computeEnd, _optimizerEnd - _communicationEnd);
+        Last = (_computeEnd - _stepStart, _communicationEnd - _computeEnd, _optimizerEnd - _communicationEnd, 0);
     }
+
+    public void StatisticsDone() => Last = Last with { StatisticsMs = Now() - _optimizerEnd };
 
     public void StepDone()
     {
         _computeTotal += Last.ComputeMs;
         _communicationTotal += Last.CommunicationMs;
         _optimizerTotal += Last.OptimizerMs;
+        _statisticsTotal += Last.StatisticsMs;
         _stepTotal += Now() - _stepStart;
         _steps++;
         _clock.Stop();
@@ -58,7 +62,8 @@ internal sealed class StepTimings
             compute = _computeTotal / steps,
             comm = _communicationTotal / steps,
             optim = _optimizerTotal / steps,
-            other = (_stepTotal - _computeTotal - _communicationTotal - _optimizerTotal) / steps,
+            stats = _statisticsTotal / steps,
+            other = (_stepTotal - _computeTotal - _communicationTotal - _optimizerTotal - _statisticsTotal) / steps,
         };
     }
 

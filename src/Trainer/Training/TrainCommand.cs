@@ -62,9 +62,14 @@ internal static class TrainCommand
         if (settings.Batch.MicroBatchSize > train.Count)
             Require($"Batch:MicroBatchSize = {settings.Batch.MicroBatchSize} is larger than the {train.Count} training samples of {settings.Data.Name}");
         long microBatchesPerEpoch = train.Count / settings.Batch.MicroBatchSize;
-        long totalSteps = settings.Train.Steps > 0 ? settings.Train.Steps : settings.Train.Epochs * microBatchesPerEpoch / settings.Batch.Kappa;
+        // A run of Train:Steps steps, or of the micro-batches of Train:Epochs epochs: with an adaptive κ the
+        // steps that budget allows are known only as the run goes, and TotalSteps (at the first κ) bounds them.
+        long budget = settings.Train.Steps > 0 ? long.MaxValue : settings.Train.Epochs * microBatchesPerEpoch;
+        long totalSteps = settings.Train.Steps > 0 ? settings.Train.Steps : budget / settings.Batch.Kappa;
         if (totalSteps < 1)
             Require($"Train:Epochs = {settings.Train.Epochs} of {microBatchesPerEpoch} micro-batches is not one step of Batch:Kappa = {settings.Batch.Kappa}; raise Train:Epochs or set Train:Steps");
+        int maxKappa = settings.Adaptive.MaxKappa > 0 ? settings.Adaptive.MaxKappa : (int)Math.Min(int.MaxValue, Math.Max(settings.Batch.Kappa, microBatchesPerEpoch));
+        Require(SettingsValidation.ScalableProblem(settings, maxKappa));
 
         string runDirectory = settings.Run.Dir.Length > 0 ? settings.Run.Dir : RunDirectoryOf(resume) ?? RunFolder.Default();
         Require(RunFolder.Problem(runDirectory, resuming: resume is not null));
@@ -73,7 +78,7 @@ internal static class TrainCommand
 
         manual_seed(settings.Train.Seed);
         var model = ModelFactory.Create(settings.Model, shape, ImageClassificationSet.ClassCount);
-        return new TrainingJob(settings, sha256, train, test, model, totalSteps, runDirectory, resolved, resume);
+        return new TrainingJob(settings, sha256, train, test, model, totalSteps, budget, maxKappa, runDirectory, resolved, resume);
     }
 
     /// <summary>The run folder a --Resume path belongs to: the folder itself, or RUN for RUN/checkpoints/STEP.</summary>

@@ -9,12 +9,23 @@ namespace HpcAdam.Trainer.Training;
 
 /// <summary>
 /// A checked training job: the settings (and the SHA-256 of their JSON as given, which every
-/// rank must share), both splits, the model, the steps it will take, the run folder with the
-/// configuration rank 0 writes there, and the checkpoint to resume from (<c>--Resume</c>).
+/// rank must share), both splits, the model, its length (at most TotalSteps steps, and at most
+/// MicroBatchBudget micro-batches), the largest κ an adaptive batch may grow to, the run folder
+/// with the configuration rank 0 writes there, and the checkpoint to resume from (<c>--Resume</c>).
 /// </summary>
 internal sealed record TrainingJob(
     TrainerSettings Settings, string ConfigurationSha256, ImageClassificationSet Train, ImageClassificationSet Test,
-    nn.Module<Tensor, Tensor> Model, long TotalSteps, string RunDirectory, string ResolvedConfigurationJson, string? Resume);
+    nn.Module<Tensor, Tensor> Model, long TotalSteps, long MicroBatchBudget, int MaxKappa, string RunDirectory,
+    string ResolvedConfigurationJson, string? Resume)
+{
+    /// <summary>Whether the run ends after <paramref name="step"/>: its last step, or no room in the budget for a step of <paramref name="nextKappa"/>.</summary>
+    public bool EndsAfter(long step, long microBatchesConsumed, int nextKappa) =>
+        step >= TotalSteps || microBatchesConsumed + nextKappa > MicroBatchBudget;
+
+    /// <summary>The fraction of the run behind a step: of its steps, or of its budget when κ may grow.</summary>
+    public double Done(long step, long microBatchesConsumed) =>
+        Math.Max((double)step / TotalSteps, MicroBatchBudget == long.MaxValue ? 0 : (double)microBatchesConsumed / MicroBatchBudget);
+}
 
 /// <summary>
 /// The training loop (ARCHITECTURE.md, "The step"). Step s takes the next κ micro-batches of the
@@ -38,21 +49,24 @@ internal sealed class TrainingRun(ICommunicator communicator, TrainingJob job)
         communicator.Broadcast(MemoryMarshal.Cast<byte, float>(parameters.Weights.bytes), root: 0);
         RequireAgreement(parameters, optimizer: null, "after the broadcast of the initial weights");
 
-        int kappa = _settings.Batch.Kappa, microBatchSize = _settings.Batch.MicroBatchSize;
+        int firstKappa = _settings.Batch.Kappa, microBatchSize = _settings.Batch.MicroBatchSize;
         OptimizerKind kind = OptimizerNames.Parse(_settings.Optimizer.Name);
         using var optimizer = new FlatOptimizer(parameters.Weights, kind, SettingsValidation.Hyperparameters(_settings.Optimizer),
-            SettingsValidation.Scaling(_settings.Optimizer.Scaling), _settings.Optimizer.ReferenceKappa == 0 ? kappa : _settings.Optimizer.ReferenceKappa);
+            SettingsValidation.Scaling(_settings.Optimizer.Scaling), _settings.Optimizer.ReferenceKappa == 0 ? firstKappa : _settings.Optimizer.ReferenceKappa);
+        using var controller = new BatchSizeController(_settings.Adaptive, firstKappa, job.MaxKappa, parameters.Weights);
+        // AdAdaGrad's practice: η' and γ' stay those of the first κ while κ grows.
+        int? hyperparameterKappa = _settings.Adaptive.HoldHyperparameters ? firstKappa : null;
         ResumePoint? resumed;
         try
         {
-            resumed = Resumption.Restore(communicator, job.Resume, job, _model, parameters, optimizer.State);
+            resumed = Resumption.Restore(communicator, job.Resume, job, _model, parameters, optimizer.State, controller);
         }
         catch (CheckpointException error)
         {
             return UsageError.Report($"hpcadam train: {error.Message}");
         }
-        if (resumed is not null && resumed.Step >= job.TotalSteps)
-            return UsageError.Report($"hpcadam train: {resumed.Folder} is at step {resumed.Step}, the run's last step is {job.TotalSteps}: raise Train:Steps or Train:Epochs to go on");
+        if (resumed is not null && job.EndsAfter(resumed.Step - 1, resumed.MicroBatchesConsumed, controller.Kappa))
+            return UsageError.Report($"hpcadam train: {resumed.Folder} is at step {resumed.Step}, where this run ends: raise Train:Steps or Train:Epochs to go on");
 
         var stream = new MicroBatchStream(job.Train.Count, microBatchSize, _settings.Train.Seed);
         var faults = FaultInjection.FromEnvironment(communicator.Rank);
@@ -61,7 +75,7 @@ internal sealed class TrainingRun(ICommunicator communicator, TrainingJob job)
         using var watchdog = new CollectiveWatchdog(communicator.Rank, _settings.Check.TimeoutSeconds, () => signals.Received is not null);
         using RunFolder? folder = communicator.Rank == 0
             ? new RunFolder(job.RunDirectory, job.ResolvedConfigurationJson, _settings.Trace.Samples, resumed?.Step) : null;
-        var progress = new ProgressReporter(job.TotalSteps, Console.Out);
+        var progress = new ProgressReporter(controller.Test == SamplingTest.None || job.MicroBatchBudget == long.MaxValue ? job.TotalSteps : null, Console.Out);
         if (_settings.Trace.Samples && resumed is null)
             folder?.InitialWeights(_model, parameters);
         folder?.Metrics(new JsonLine().Add("event", resumed is null ? "start" : "resume").Add("world_size", communicator.Size)
@@ -75,8 +89,10 @@ internal sealed class TrainingRun(ICommunicator communicator, TrainingJob job)
         long firstStep = (resumed?.Step ?? 0) + 1, samplesBefore = resumed?.Samples ?? 0;
         long samples = samplesBefore, skipped = resumed?.Skipped ?? 0, cursor = resumed?.MicroBatchesConsumed ?? 0, skippedInARow = 0;
         (double Loss, double Accuracy) test = (double.NaN, double.NaN);
-        for (long step = firstStep; step <= job.TotalSteps; step++)
+        long finalStep;
+        for (long step = firstStep; ; step++)
         {
+            int kappa = controller.Kappa;
             faults.BeforeStep(step, signals);
             timings.StartStep();
             buffer.Clear();
@@ -88,53 +104,73 @@ internal sealed class TrainingRun(ICommunicator communicator, TrainingJob job)
                 buffer.Reduce(communicator, signals.Received is not null);
             timings.CommunicationDone();
 
-            AdamHyperparameters effective = optimizer.EffectiveHyperparameters(kappa);
+            AdamHyperparameters effective = optimizer.EffectiveHyperparameters(hyperparameterKappa ?? kappa);
             skippedInARow = buffer.AnyNonFinite ? skippedInARow + 1 : 0;
             if (buffer.AnyNonFinite)
                 skipped++;
             else
-                optimizer.Step(buffer.S1, buffer.S2, kappa);
+                optimizer.Step(buffer.S1, buffer.S2, kappa, hyperparameterKappa);
             if (faults.At("desync", step))
                 parameters.Weights[0].add_(1e-3f);
             timings.OptimizerDone();
 
             samples += buffer.TotalSamples;
+            cursor += kappa;
             GradientStatistics statistics = GradientStatistics.Measure(buffer.S1, buffer.S2, kappa, microBatchSize);
+            TestVerdict verdict = buffer.AnyNonFinite ? new TestVerdict(null, null, null, null) : controller.AfterStep(step, statistics, buffer);
+            timings.StatisticsDone();
             double loss = buffer.TotalLoss / buffer.TotalSamples;
-            folder?.Samples(step, Enumerable.Range(0, kappa).Select(k => stream.Indices(cursor + k)));
+            folder?.Samples(step, Enumerable.Range(0, kappa).Select(k => stream.Indices(cursor - kappa + k)));
             folder?.Metrics(new JsonLine().Add("event", "step").Add("step", step).Add("samples", samples).Add("kappa", kappa)
                 .Add("batch_size", (long)kappa * microBatchSize).Add("lr", effective.LearningRate)
                 .Add("gamma1", kind.IsAdam() ? effective.Gamma1 : null).Add("gamma2", kind.IsAdam() ? effective.Gamma2 : null)
-                .Add("loss", loss).Add("grad_norm", statistics.GradNorm).Add("noise_scale", statistics.NoiseScale).Add("skipped", skipped)
-                .Add("compute_ms", timings.Last.ComputeMs).Add("comm_ms", timings.Last.CommunicationMs).Add("optim_ms", timings.Last.OptimizerMs));
-            cursor += kappa;
+                .Add("loss", loss).Add("grad_norm", statistics.GradNorm).Add("grad_var", statistics.Variance)
+                .Add("grad_sq_norm", statistics.TrueSquaredNorm).Add("trace_sigma", statistics.TraceSigma)
+                .Add("noise_scale", controller.Noise.Value).Add("noise_scale_raw", statistics.NoiseScale)
+                .Add("test_kappa", verdict.RequestedKappa).Add("inner_product_kappa", verdict.InnerProductKappa)
+                .Add("orthogonality_kappa", verdict.OrthogonalityKappa).Add("skipped", skipped)
+                .Add("compute_ms", timings.Last.ComputeMs).Add("comm_ms", timings.Last.CommunicationMs).Add("optim_ms", timings.Last.OptimizerMs)
+                .Add("stats_ms", timings.Last.StatisticsMs));
+            if (verdict.Change is { } change)
+                folder?.Metrics(new JsonLine().Add("event", "kappa_change").Add("step", change.Step).Add("old", change.Old).Add("new", change.New)
+                    .Add("test", change.Test).Add("statistic", change.Statistic));
             timings.StepDone();
+            bool stopping = buffer.AnyStopRequested, last = job.EndsAfter(step, cursor, controller.Kappa);
             if (communicator.Rank == 0)
-                progress.Report(step, loss, (samples - samplesBefore) / timings.TrainingSeconds,
-                    timings.TrainingSeconds / (step - firstStep + 1) * (job.TotalSteps - step));
+            {
+                double done = job.Done(step, cursor);
+                progress.Report(step, done, last, loss, (samples - samplesBefore) / timings.TrainingSeconds, timings.TrainingSeconds * (1 - done) / done);
+            }
             if (skippedInARow >= _settings.Train.MaxSkips)
                 throw new InvalidOperationException($"{skippedInARow} steps in a row, up to step {step}, had a non-finite loss or gradient on some rank " +
                                                     "(Train:MaxSkips): lower Optimizer:Lr, or check the data and the model");
             if (_settings.Check.Every > 0 && step % _settings.Check.Every == 0)
                 RequireAgreement(parameters, optimizer.State, $"at step {step} (Check:Every)");
 
-            bool stopping = buffer.AnyStopRequested, last = step == job.TotalSteps;
             if (last || (_settings.Eval.Every > 0 && step % _settings.Eval.Every == 0))
                 test = Evaluate(step, samples, folder, progress);
             if (last || stopping || (_settings.Checkpoint.Every > 0 && step % _settings.Checkpoint.Every == 0))
-                Checkpoint(new CheckpointState(step, samples, cursor, kappa, microBatchSize, communicator.Size, _settings.Optimizer.Name,
-                    _settings.Train.Seed, skipped, optimizer.State.C1, optimizer.State.C2, job.ConfigurationSha256, RandomState(), []), parameters, optimizer.State, folder, progress);
-            if (stopping && !last)
+                Checkpoint(new CheckpointState(step, samples, cursor, kappa, controller.Kappa, microBatchSize, communicator.Size, _settings.Optimizer.Name,
+                    _settings.Train.Seed, skipped, optimizer.State.C1, optimizer.State.C2, controller.Noise.Numerator, controller.Noise.Denominator,
+                    job.ConfigurationSha256, RandomState(), []), parameters, optimizer.State, controller.Direction, folder, progress);
+            if (last)
+            {
+                finalStep = step;
+                break;
+            }
+            if (stopping)
                 return Stop(step, signals.Received, folder, progress);
         }
 
         // Every rank applied the same updates to the same weights; prove it once per run.
-        RequireAgreement(parameters, optimizer.State, $"at the end of step {job.TotalSteps}");
+        RequireAgreement(parameters, optimizer.State, $"at the end of step {finalStep}");
         double throughput = (samples - samplesBefore) / timings.TrainingSeconds;
         folder?.Summary(new
         {
-            steps = job.TotalSteps,
+            steps = finalStep,
             samples,
+            mean_batch_size = (double)samples / finalStep,
+            final_kappa = controller.Kappa,
             world_size = communicator.Size,
             skipped,
             test_loss = test.Loss,
@@ -145,7 +181,7 @@ internal sealed class TrainingRun(ICommunicator communicator, TrainingJob job)
         });
         if (communicator.Rank == 0)
             Console.WriteLine(FormattableString.Invariant(
-                $"test accuracy: {100 * test.Accuracy:0.00}% (test loss {test.Loss:0.0000}) after {job.TotalSteps} steps, {samples} samples, {throughput:0} samples/s on {communicator.Size} rank(s); outputs in {job.RunDirectory}"));
+                $"test accuracy: {100 * test.Accuracy:0.00}% (test loss {test.Loss:0.0000}) after {finalStep} steps, {samples} samples, {throughput:0} samples/s on {communicator.Size} rank(s); outputs in {job.RunDirectory}"));
         return ExitCodes.Success;
 
         void AddMicroBatch(long[] indices, bool poison)
@@ -186,12 +222,13 @@ internal sealed class TrainingRun(ICommunicator communicator, TrainingJob job)
         return (loss, accuracy);
     }
 
-    private void Checkpoint(CheckpointState state, FlatParameters parameters, OptimizerState optimizer, RunFolder? folder, ProgressReporter progress)
+    private void Checkpoint(CheckpointState state, FlatParameters parameters, OptimizerState optimizer, ProjectionDirection? direction,
+        RunFolder? folder, ProgressReporter progress)
     {
         BufferSynchronization.Average(_model, communicator);
         if (folder is null)
             return;
-        string path = CheckpointWriter.Write(folder.Directory, job.ResolvedConfigurationJson, _model, parameters, optimizer, state);
+        string path = CheckpointWriter.Write(folder.Directory, job.ResolvedConfigurationJson, _model, parameters, optimizer, direction, state);
         progress.Note($"checkpoint {path}");
     }
 

@@ -45,7 +45,8 @@ public sealed class MicroBatchSumsTests
     public void OneMicroBatchHasNoVarianceAndIdenticalOnesNoNoiseScale()
     {
         using torch.Tensor g = torch.tensor(new float[] { 3, 4 });
-        Assert.That(GradientStatistics.Measure(g, g * g, kappa: 1, microBatchSize: 4), Is.EqualTo(new GradientStatistics(5, null, null)));
+        GradientStatistics one = GradientStatistics.Measure(g, g * g, kappa: 1, microBatchSize: 4);
+        Assert.That((one.GradNorm, one.Variance, one.NoiseScale, one.TrueSquaredNorm, one.TraceSigma), Is.EqualTo((5.0, (double?)null, (double?)null, (double?)null, (double?)null)));
         GradientStatistics same = GradientStatistics.Measure(2 * g, 2 * g * g, kappa: 2, microBatchSize: 4);
         Assert.That(same.Variance, Is.EqualTo(0).Within(1e-9));
         Assert.That(same.NoiseScale, Is.EqualTo(0).Within(1e-9));

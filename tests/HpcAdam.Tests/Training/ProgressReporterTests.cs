@@ -11,7 +11,7 @@ public sealed class ProgressReporterTests
         using var output = new StringWriter { NewLine = "\n" };
         var progress = new ProgressReporter(totalSteps: 1000, output);
         for (int step = 1; step <= 1000; step++)
-            progress.Report(step, loss: 1.0 / step, samplesPerSecond: 5000, secondsLeft: 1000 - step);
+            progress.Report(step, done: step / 1000.0, last: step == 1000, loss: 1.0 / step, samplesPerSecond: 5000, secondsLeft: 1000 - step);
         progress.Note("step 1000: test loss 0.1000, test accuracy 97.00%");
 
         string[] lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);

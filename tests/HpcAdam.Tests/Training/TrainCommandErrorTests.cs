@@ -30,6 +30,12 @@ public sealed class TrainCommandErrorTests() : TemporaryDirectoryTest("hpcadam-t
         yield return Case("an unknown ResNet norm", "Model:Norm", "--Model:Name=resnet18", "--Model:Norm=groupnorm");
         yield return Case("a negative evaluation interval", "Eval:Every", "--Eval:Every=-1");
         yield return Case("a configuration file that does not exist", "does not exist", "--config", "/nonexistent/hpcadam.json");
+        yield return Case("an unknown batch-size test", "Adaptive:Test", "--Adaptive:Test=gradient-diversity");
+        yield return Case("a norm test with eta 0", "Adaptive:Eta", "--Adaptive:Test=norm", "--Adaptive:Eta=0");
+        yield return Case("a largest kappa below the first", "Adaptive:MaxKappa", "--Adaptive:MaxKappa=2", "--Batch:Kappa=4");
+        yield return Case("an adaptive batch of one micro-batch", "Batch:Kappa", "--Adaptive:Test=norm", "--Batch:Kappa=1");
+        yield return Case("an adaptive batch with micro-adam", "micro-adam", "--Adaptive:Test=norm", "--Optimizer:Name=micro-adam", "--Batch:Kappa=1");
+        yield return Case("gamma1 scaled past 1 by a growing kappa", "Adaptive:MaxKappa", "--Adaptive:Test=norm", "--Adaptive:MaxKappa=64");
     }
 
     private static TestCaseData Case(string what, string named, params string[] arguments) =>
