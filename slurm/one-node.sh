@@ -65,9 +65,11 @@ SlurmUser=root
 # No mail on a test node; the default /bin/mail is usually absent and logs an error.
 MailProg=/bin/true
 # munge authenticates every message; ours is a private munged with its own key and socket.
+# A job credential lives 10 s, not 120: a requeued job waits that long before it may start
+# again (slurmd refuses to launch it while its previous credential is revoked).
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$socket
+AuthInfo=socket=$socket,cred_expire=10
 # Processes tracked by parent id, no task binding: cgroups need a delegated hierarchy that
 # containers and CI machines often lack, and a test node needs neither.
 ProctrackType=proctrack/linuxproc

@@ -194,6 +194,8 @@ internal sealed class TrainingRun(ICommunicator communicator, TrainingJob job)
             if (poison)
                 parameters.Gradients[0] = float.NaN;
             buffer.Add(parameters.Gradients, loss.item<float>(), indices.Length);
+            if (controller.Direction is { Known: true } direction)
+                buffer.AddProjection(direction.Project(parameters.Gradients));
         }
     }
 

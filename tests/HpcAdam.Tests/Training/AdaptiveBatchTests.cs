@@ -53,6 +53,8 @@ public sealed class AdaptiveBatchTests() : TemporaryDirectoryTest("hpcadam-adapt
         // Each step's demand depends on the projection direction the checkpoint carried over.
         Assert.That(TestKappas(resumed), Is.EqualTo(TestKappas(uninterrupted)));
         Assert.That(TestKappas(uninterrupted)[12..], Is.All.Not.Null);
+        // The micro-batch gradients' projections on the direction reached the all-reduce.
+        Assert.That(uninterrupted.Metrics("step").Skip(1).Select(line => line.GetProperty("inner_product_kappa").GetDouble()), Is.All.GreaterThan(0));
         foreach (string file in new[] { "model.safetensors", "optimizer.safetensors", "direction.safetensors" })
             Assert.That(TrainingJobs.Bytes(halves, 24, file), Is.EqualTo(TrainingJobs.Bytes(whole, 24, file)), file);
     }
