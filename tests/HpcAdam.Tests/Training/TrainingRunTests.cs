@@ -9,7 +9,8 @@ public sealed class TrainingRunTests() : TemporaryDirectoryTest("hpcadam-train-"
 {
     private static readonly string s_dataDir = Path.Combine(ChildProcess.RepoRoot, "data");
     private static readonly string[] s_stepFields =
-        ["step", "samples", "kappa", "batch_size", "lr", "gamma1", "gamma2", "loss", "grad_norm", "noise_scale", "skipped", "compute_ms", "comm_ms", "optim_ms"];
+        ["step", "samples", "kappa", "batch_size", "lr", "gamma1", "gamma2", "loss", "grad_norm", "grad_var", "grad_sq_norm", "trace_sigma",
+         "noise_scale", "noise_scale_raw", "test_kappa", "skipped", "compute_ms", "comm_ms", "optim_ms", "stats_ms"];
 
     [SetUp]
     public void RequireMnist()
@@ -26,6 +27,28 @@ public sealed class TrainingRunTests() : TemporaryDirectoryTest("hpcadam-train-"
         Assert.That(summary.GetProperty("world_size").GetInt32(), Is.EqualTo(2));
         Assert.That(summary.GetProperty("steps").GetInt64(), Is.EqualTo(2 * (60000 / 32) / 4));
         Assert.That(summary.GetProperty("test_accuracy").GetDouble(), Is.GreaterThanOrEqualTo(0.97));
+    }
+
+    [Test]
+    public void TheAdaptiveExampleReaches96PercentInFewerStepsThanAnyFixedSmallBatch()
+    {
+        // BSI-Adam with the norm test (η_n = 0.1), κ from 2 to 64, on 2 ranks; then the same budget with
+        // B = 64, 128 and 256 fixed, each stopped after as many steps as the adaptive run needed for 96%.
+        string config = Path.Combine(ChildProcess.RepoRoot, "examples", "mnist-adaptive.json");
+        RunFiles adaptive = Train(ranks: 2, "adaptive", "--config", config);
+        Assert.That(adaptive.Summary.GetProperty("test_accuracy").GetDouble(), Is.GreaterThanOrEqualTo(0.96));
+        JsonElement first = adaptive.Metrics("eval").First(line => line.GetProperty("test_accuracy").GetDouble() >= 0.96);
+        long steps = first.GetProperty("step").GetInt64();
+        var report = new List<string> { $"adaptive: 96% after {steps} steps, {first.GetProperty("samples").GetInt64()} samples; " +
+                                        $"{adaptive.Summary.GetProperty("steps").GetInt64()} steps in all, final κ {adaptive.Summary.GetProperty("final_kappa").GetInt64()}" };
+        foreach (int kappa in new[] { 2, 4, 8 })
+        {
+            RunFiles fixedBatch = Train(ranks: 1, $"fixed-{kappa}", "--config", config, "--Adaptive:Test=none", $"--Batch:Kappa={kappa}", $"--Train:Steps={steps}", "--Eval:Every=0");
+            double accuracy = fixedBatch.Summary.GetProperty("test_accuracy").GetDouble();
+            report.Add($"fixed B = {32 * kappa}: {100 * accuracy:F2}% after {steps} steps");
+            Assert.That(accuracy, Is.LessThan(0.96), $"B = {32 * kappa} reached 96% in {steps} steps too");
+        }
+        TestContext.Out.WriteLine(string.Join("\n", report));
     }
 
     [Test]
