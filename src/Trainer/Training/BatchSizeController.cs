@@ -40,10 +40,10 @@ internal sealed class BatchSizeController : IDisposable
     /// <summary>The direction the micro-batch gradients are projected on (inner-product and augmented tests); null otherwise.</summary>
     public ProjectionDirection? Direction { get; }
 
-    /// <summary>Takes over a checkpoint's κ and smoothed noise scale.</summary>
+    /// <summary>Takes over a checkpoint's κ (capped by this run's κ_max, which a user may have lowered) and smoothed noise scale.</summary>
     public void Restore(int kappa, double noiseNumerator, double noiseDenominator)
     {
-        Kappa = Math.Min(Math.Max(kappa, 1), Math.Max(_maxKappa, kappa));
+        Kappa = Math.Clamp(kappa, 1, _maxKappa);
         Noise.Restore(noiseNumerator, noiseDenominator);
     }
 

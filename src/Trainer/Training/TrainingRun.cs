@@ -65,7 +65,7 @@ internal sealed class TrainingRun(ICommunicator communicator, TrainingJob job)
         {
             return UsageError.Report($"hpcadam train: {error.Message}");
         }
-        if (resumed is not null && job.EndsAfter(resumed.Step - 1, resumed.MicroBatchesConsumed, controller.Kappa))
+        if (resumed is not null && job.EndsAfter(resumed.Step, resumed.MicroBatchesConsumed, controller.Kappa))
             return UsageError.Report($"hpcadam train: {resumed.Folder} is at step {resumed.Step}, where this run ends: raise Train:Steps or Train:Epochs to go on");
 
         var stream = new MicroBatchStream(job.Train.Count, microBatchSize, _settings.Train.Seed);

@@ -55,6 +55,7 @@ public sealed class ResumeTests() : TemporaryDirectoryTest("hpcadam-resume-")
     [TestCase("a damaged model file", "does not match the SHA-256", "damage:model.safetensors")]
     [TestCase("a damaged state file", "cannot be read", "damage:state.json")]
     [TestCase("a checkpoint path that is not one", "neither a checkpoint folder nor a run folder", "path:/nonexistent/checkpoints")]
+    [TestCase("the last step of the run", "is at step 5, where this run ends", "--Train:Steps=5")]
     public void AnIncompatibleOrDamagedCheckpointIsOneLineAndChangesNothingOnDisk(string what, string message, string change)
     {
         string run = Path.Combine(TestDirectory, "run");
