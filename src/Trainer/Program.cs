@@ -4,6 +4,7 @@ using HpcAdam.Trainer.Bench;
 using HpcAdam.Trainer.Doctor;
 using HpcAdam.Trainer.Probe;
 using HpcAdam.Trainer.Report;
+using HpcAdam.Trainer.Sweep;
 using HpcAdam.Trainer.SelfTest;
 using HpcAdam.Trainer.Training;
 
@@ -18,6 +19,7 @@ var root = new RootCommand("HpcAdam: data-parallel training with batch-size-inva
     SelfTestCommand.Create(),
     InvarianceProbeCommand.Create(),
     CompareCommand.Create(),
+    SweepCommand.Create(),
 };
 
 ParseResult parsed = root.Parse(args);

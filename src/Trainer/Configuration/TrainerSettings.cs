@@ -17,6 +17,7 @@ internal sealed class TrainerSettings
     public TraceSettings Trace { get; set; } = new();
     public CheckSettings Check { get; set; } = new();
     public AdaptiveSettings Adaptive { get; set; } = new();
+    public SweepSettings Sweep { get; set; } = new();
 }
 
 internal sealed class ModelSettings
@@ -159,4 +160,26 @@ internal sealed class AdaptiveSettings
 
     /// <summary>EMA rate of the noise scale's numerator and denominator (noise_scale in the metrics).</summary>
     public double Smoothing { get; set; } = 0.1;
+}
+
+/// <summary>`hpcadam sweep` (the paper's §5 grid); `hpcadam train` ignores this section.</summary>
+internal sealed class SweepSettings
+{
+    /// <summary>κ values over Batch:MicroBatchSize, comma-separated; B_max = M·max κ.</summary>
+    public string Kappas { get; set; } = "1,2,4,8,16,32";
+
+    /// <summary>Base learning rates η0 at B_max, comma-separated.</summary>
+    public string Lrs { get; set; } = "1e-4,1e-3,1e-2";
+
+    /// <summary>Samples every run trains on; a multiple of B_max.</summary>
+    public long Samples { get; set; } = 60000;
+
+    /// <summary>Evaluate (and average the train loss) every this many samples; a multiple of B_max dividing Samples.</summary>
+    public long EvalEverySamples { get; set; } = 6000;
+
+    /// <summary>A gap under this counts as invariant (for the critical learning rate).</summary>
+    public double Threshold { get; set; } = 0.1;
+
+    /// <summary>The sweep's folder: one run folder per grid point, curves.csv, invariance.json, invariance.png; empty means sweeps/&lt;UTC time&gt;.</summary>
+    public string Dir { get; set; } = "";
 }

@@ -49,9 +49,12 @@ internal static class TrainCommand
     }
 
     /// <summary>Reads and checks everything; throws <see cref="SettingsException"/> naming the first problem.</summary>
-    private static TrainingJob Prepare(string? configFile, string? resume, IReadOnlyList<string> overrides)
+    private static TrainingJob Prepare(string? configFile, string? resume, IReadOnlyList<string> overrides) =>
+        Prepare(SettingsLoader.Load(configFile, overrides), resume);
+
+    /// <summary>Checks settings, loads the data and builds the model: a job ready to run (also one run of a sweep).</summary>
+    public static TrainingJob Prepare(TrainerSettings settings, string? resume)
     {
-        TrainerSettings settings = SettingsLoader.Load(configFile, overrides);
         Require(SettingsValidation.Problem(settings));
         string sha256 = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(SettingsLoader.ToJson(settings))));
 

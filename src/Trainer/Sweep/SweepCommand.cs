@@ -1,0 +1,109 @@
+using System.CommandLine;
+using System.Globalization;
+using HpcAdam.Collectives;
+using HpcAdam.Trainer.Configuration;
+using HpcAdam.Trainer.Data;
+using HpcAdam.Trainer.Training;
+
+namespace HpcAdam.Trainer.Sweep;
+
+/// <summary>
+/// `hpcadam sweep --config FILE`: the paper's §5 grid (<see cref="SweepPlan"/>), one training run
+/// per grid point in Sweep:Dir, then curves.csv, invariance.json, invariance.png and the gap
+/// table. A run whose summary.json exists is skipped, so an interrupted sweep goes on where it
+/// stopped; an unfinished run starts again. Under mpirun or srun every run uses all ranks.
+/// </summary>
+internal static class SweepCommand
+{
+    private const string Name = "hpcadam sweep";
+    public const string SettingsFile = "sweep.json", CurvesFile = "curves.csv", GapFile = "invariance.json", FigureFile = "invariance.png";
+
+    public static Command Create()
+    {
+        var config = new Option<string?>("--config") { Description = "A JSON file of settings: the training settings of every run, and the Sweep section." };
+        var command = new Command("sweep",
+            "Does batch-size invariance hold? Train {BSI-Adam (linear rule), Adam (sqrt rule)} × Sweep:Lrs × Sweep:Kappas on the same\n" +
+            "Sweep:Samples of the same sample stream (rates given at B_max), then write curves.csv, invariance.json and invariance.png\n" +
+            "to Sweep:Dir and print the invariance gap per optimizer and learning rate. Settings as for 'hpcadam train'.")
+        {
+            config,
+        };
+        command.TreatUnmatchedTokensAsErrors = false;
+        command.SetAction(parsed =>
+        {
+            SweepPlan plan;
+            try
+            {
+                plan = Check(SettingsLoader.Load(parsed.GetValue(config), parsed.UnmatchedTokens));
+            }
+            catch (Exception error) when (error is SettingsException or DataFileException)
+            {
+                return UsageError.Report($"{Name}: {error.Message}");
+            }
+            return Job.Run(communicator => Run(communicator, plan));
+        });
+        return command;
+    }
+
+    /// <summary>Every run's settings and the data, checked before MPI starts; a folder holding another sweep is refused.</summary>
+    private static SweepPlan Check(TrainerSettings settings)
+    {
+        SweepPlan plan = SweepPlan.From(settings);
+        foreach (SweepRun run in plan.Runs)
+            if (SettingsValidation.Problem(plan.SettingsOf(run)) is { } problem)
+                throw new SettingsException($"the run {run.Name}: {problem}");
+        ImageClassificationSet.Load(settings.Data.Name, settings.Data.Dir, train: true, settings.Train.Seed);
+        string saved = Path.Combine(plan.Directory, SettingsFile);
+        if (File.Exists(saved) && File.ReadAllText(saved) != SettingsLoader.ToJson(settings))
+            throw new SettingsException($"{plan.Directory} holds a sweep with other settings ({saved}): choose another Sweep:Dir");
+        if (!File.Exists(saved) && Directory.Exists(plan.Directory) && Directory.EnumerateFileSystemEntries(plan.Directory).Any())
+            throw new SettingsException($"{plan.Directory} is not empty and holds no {SettingsFile}: choose another Sweep:Dir");
+        return plan;
+    }
+
+    private static int Run(ICommunicator communicator, SweepPlan plan)
+    {
+        bool root = communicator.Rank == 0;
+        if (root)
+        {
+            Directory.CreateDirectory(plan.Directory);
+            AtomicFile.WriteAllText(Path.Combine(plan.Directory, SettingsFile), SettingsLoader.ToJson(plan.BaseSettings));
+        }
+        for (int index = 0; index < plan.Runs.Count; index++)
+        {
+            SweepRun run = plan.Runs[index];
+            string directory = plan.RunDirectory(run);
+            // Rank 0 decides, for every rank, whether the run is done, and clears an unfinished one.
+            Span<int> finished = [root && File.Exists(Path.Combine(directory, "summary.json")) ? 1 : 0];
+            if (root && finished[0] == 0 && Directory.Exists(directory))
+                Directory.Delete(directory, recursive: true);
+            communicator.Broadcast(finished, root: 0);
+            string what = string.Create(CultureInfo.InvariantCulture,
+                $"run {index + 1}/{plan.Runs.Count}: {run.Optimizer} ({run.Scaling}), η0 = {run.Lr:g4}, κ = {run.Kappa} (B = {run.Kappa * plan.MicroBatchSize})");
+            if (root)
+                Console.WriteLine(finished[0] == 1 ? $"== {what}: complete, skipped" : $"== {what}");
+            if (finished[0] == 1)
+                continue;
+            int exitCode = new TrainingRun(communicator, TrainCommand.Prepare(plan.SettingsOf(run), resume: null)).Execute();
+            if (exitCode != ExitCodes.Success)
+                return exitCode;
+        }
+        if (root)
+            Report(plan);
+        return ExitCodes.Success;
+    }
+
+    private static void Report(SweepPlan plan)
+    {
+        List<RunCurve> curves = plan.Runs.Select(run => SweepCurves.Read(run, plan.RunDirectory(run))).ToList();
+        SweepCurves.WriteCsv(Path.Combine(plan.Directory, CurvesFile), curves, plan.MicroBatchSize);
+        List<GapRow> gaps = InvarianceGap.Measure(curves);
+        double threshold = plan.BaseSettings.Sweep.Threshold;
+        double? critical = InvarianceGap.CriticalLearningRate(gaps, threshold);
+        InvarianceGap.WriteJson(Path.Combine(plan.Directory, GapFile), gaps, critical, threshold);
+        SweepFigure.Save(Path.Combine(plan.Directory, FigureFile), curves, plan.Lrs, plan.Kappas);
+        Console.WriteLine($"== invariance gap: max over batch sizes and curve points of |L_B − L_Bmin| / L_Bmin (train loss, mean over each {plan.BaseSettings.Sweep.EvalEverySamples} samples)");
+        InvarianceGap.PrintTable(Console.Out, gaps, critical, threshold);
+        Console.WriteLine($"outputs in {plan.Directory}: {CurvesFile}, {GapFile}, {FigureFile}");
+    }
+}
