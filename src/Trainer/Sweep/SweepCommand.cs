@@ -84,7 +84,8 @@ internal static class SweepCommand
                 Console.WriteLine(finished[0] == 1 ? $"== {what}: complete, skipped" : $"== {what}");
             if (finished[0] == 1)
                 continue;
-            int exitCode = new TrainingRun(communicator, TrainCommand.Prepare(plan.SettingsOf(run), resume: null)).Execute();
+            using TrainingJob job = TrainCommand.Prepare(plan.SettingsOf(run), resume: null);
+            int exitCode = new TrainingRun(communicator, job).Execute();
             if (exitCode != ExitCodes.Success)
                 return exitCode;
         }

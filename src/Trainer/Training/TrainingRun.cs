@@ -16,8 +16,16 @@ namespace HpcAdam.Trainer.Training;
 internal sealed record TrainingJob(
     TrainerSettings Settings, string ConfigurationSha256, ImageClassificationSet Train, ImageClassificationSet Test,
     nn.Module<Tensor, Tensor> Model, long TotalSteps, long MicroBatchBudget, int MaxKappa, string RunDirectory,
-    string ResolvedConfigurationJson, string? Resume)
+    string ResolvedConfigurationJson, string? Resume) : IDisposable
 {
+    /// <summary>Frees the data and the model's native memory now: a sweep prepares one job after another in one process.</summary>
+    public void Dispose()
+    {
+        Train.Dispose();
+        Test.Dispose();
+        Model.Dispose();
+    }
+
     /// <summary>Whether the run ends after <paramref name="step"/>: its last step, or no room in the budget for a step of <paramref name="nextKappa"/>.</summary>
     public bool EndsAfter(long step, long microBatchesConsumed, int nextKappa) =>
         step >= TotalSteps || microBatchesConsumed + nextKappa > MicroBatchBudget;
