@@ -11,7 +11,8 @@ internal sealed record GapRow(string Optimizer, string Scaling, double Lr, doubl
 /// rate, the gap is the largest |L_B − L_Bmin| / L_Bmin over batch sizes B and over the points
 /// of the curve, where L is the windowed train loss (<see cref="SweepCurves"/>) at equal samples
 /// seen. The critical learning rate is the largest base learning rate at which BSI-Adam's gap is
-/// under the threshold, as the paper's Fig. 2 reads it off.
+/// under the threshold, as the paper's Fig. 2 reads it off. A learning rate at which some batch
+/// size diverged has an infinite gap (null in invariance.json, "diverged" in the table).
 /// </summary>
 internal static class InvarianceGap
 {
@@ -27,7 +28,8 @@ internal static class InvarianceGap
                     .Where(point => reference.ContainsKey(point.Samples))
                     .Select(point => Math.Abs(point.TrainLoss - reference[point.Samples]) / reference[point.Samples])
                     .DefaultIfEmpty(0).Max();
-                return new GapRow(group.Key.Optimizer, group.Key.Scaling, group.Key.Lr, double.IsNaN(gap) ? double.PositiveInfinity : gap);
+                bool diverged = double.IsNaN(gap) || byKappa.Any(curve => curve.Diverged);
+                return new GapRow(group.Key.Optimizer, group.Key.Scaling, group.Key.Lr, diverged ? double.PositiveInfinity : gap);
             })
             .OrderBy(row => row.Optimizer).ThenBy(row => row.Lr).ToList();
 
@@ -57,7 +59,7 @@ internal static class InvarianceGap
     }
 
     private static string Gap(List<GapRow> rows, string optimizer, double lr) =>
-        rows.FirstOrDefault(row => row.Optimizer == optimizer && row.Lr == lr) is { } row
-            ? row.Gap.ToString("0.0000", CultureInfo.InvariantCulture)
-            : "-";
+        rows.FirstOrDefault(row => row.Optimizer == optimizer && row.Lr == lr) is not { } row ? "-"
+        : double.IsFinite(row.Gap) ? row.Gap.ToString("0.0000", CultureInfo.InvariantCulture)
+        : "diverged";
 }

@@ -11,12 +11,14 @@ namespace HpcAdam.Trainer.Sweep;
 /// `hpcadam sweep --config FILE`: the paper's §5 grid (<see cref="SweepPlan"/>), one training run
 /// per grid point in Sweep:Dir, then curves.csv, invariance.json, invariance.png and the gap
 /// table. A run whose summary.json exists is skipped, so an interrupted sweep goes on where it
-/// stopped; an unfinished run starts again. Under mpirun or srun every run uses all ranks.
+/// stopped; an unfinished run starts again. A run stopped by Train:MaxSkips is marked diverged
+/// (its gap is infinite) and the sweep goes on. Under mpirun or srun every run uses all ranks.
 /// </summary>
 internal static class SweepCommand
 {
     private const string Name = "hpcadam sweep";
     public const string SettingsFile = "sweep.json", CurvesFile = "curves.csv", GapFile = "invariance.json", FigureFile = "invariance.png";
+    public const string DivergedFile = "diverged";
 
     public static Command Create()
     {
@@ -73,8 +75,8 @@ internal static class SweepCommand
         {
             SweepRun run = plan.Runs[index];
             string directory = plan.RunDirectory(run);
-            // Rank 0 decides, for every rank, whether the run is done, and clears an unfinished one.
-            Span<int> finished = [root && File.Exists(Path.Combine(directory, "summary.json")) ? 1 : 0];
+            // Rank 0 decides, for every rank, whether the run is done (finished or diverged), and clears an unfinished one.
+            Span<int> finished = [root && (File.Exists(Path.Combine(directory, "summary.json")) || File.Exists(Path.Combine(directory, DivergedFile))) ? 1 : 0];
             if (root && finished[0] == 0 && Directory.Exists(directory))
                 Directory.Delete(directory, recursive: true);
             communicator.Broadcast(finished, root: 0);
@@ -85,9 +87,29 @@ internal static class SweepCommand
             if (finished[0] == 1)
                 continue;
             using TrainingJob job = TrainCommand.Prepare(plan.SettingsOf(run), resume: null);
-            int exitCode = new TrainingRun(communicator, job).Execute();
-            if (exitCode != ExitCodes.Success)
-                return exitCode;
+            try
+            {
+                var training = new TrainingRun(communicator, job);
+                int exitCode = training.Execute();
+                if (exitCode != ExitCodes.Success)
+                    return exitCode;
+                if (training.Stopped)
+                {
+                    // SIGTERM or SIGUSR1 stops the sweep too; the same command goes on later, redoing this run.
+                    if (root)
+                        Console.WriteLine($"== {what}: stopped by a signal; run the same command again to go on");
+                    return ExitCodes.Success;
+                }
+            }
+            catch (DivergedException diverged)
+            {
+                // A learning rate too large for a batch size is a result of the sweep, not a failure: its gap is infinite.
+                if (root)
+                {
+                    AtomicFile.WriteAllText(Path.Combine(directory, DivergedFile), diverged.Message + "\n");
+                    Console.WriteLine($"== {what}: diverged ({diverged.Message})");
+                }
+            }
         }
         if (root)
             Report(plan);

@@ -7,8 +7,8 @@ namespace HpcAdam.Trainer.Sweep;
 /// <summary>A point of a run's curve: after <c>Samples</c> samples, the train loss averaged over the window since the previous point, and the test metrics there.</summary>
 internal sealed record CurvePoint(long Samples, double TrainLoss, double TestLoss, double TestAccuracy);
 
-/// <summary>A finished run of the sweep and its curve.</summary>
-internal sealed record RunCurve(SweepRun Run, IReadOnlyList<CurvePoint> Points);
+/// <summary>A finished run of the sweep and its curve; a diverged run's curve ends where it stopped.</summary>
+internal sealed record RunCurve(SweepRun Run, IReadOnlyList<CurvePoint> Points, bool Diverged);
 
 /// <summary>
 /// Reads the curves of a sweep's runs from their metrics.jsonl and writes them as one CSV. The
@@ -40,7 +40,7 @@ internal static class SweepCurves
                     break;
             }
         }
-        return new RunCurve(run, points);
+        return new RunCurve(run, points, File.Exists(Path.Combine(runDirectory, SweepCommand.DivergedFile)));
     }
 
     public static void WriteCsv(string path, IEnumerable<RunCurve> curves, int microBatchSize)

@@ -29,8 +29,9 @@ internal static class SweepFigure
                 foreach (RunCurve curve in curves.Where(curve => curve.Run.Optimizer == optimizer))
                 {
                     int lrIndex = Array.IndexOf(lrs, curve.Run.Lr), kappaIndex = Array.IndexOf(kappas, curve.Run.Kappa);
-                    var line = plot.Add.ScatterLine(curve.Points.Select(point => (double)point.Samples).ToArray(),
-                        curve.Points.Select(s_rows[row].Value).ToArray());
+                    // A diverged run's non-finite points are left out; its curve ends where it diverged.
+                    CurvePoint[] finite = curve.Points.Where(point => double.IsFinite(s_rows[row].Value(point))).ToArray();
+                    var line = plot.Add.ScatterLine(finite.Select(point => (double)point.Samples).ToArray(), finite.Select(s_rows[row].Value).ToArray());
                     line.Color = s_palette.GetColor(lrIndex).WithAlpha(0.2 + 0.8 * (kappaIndex + 1) / kappas.Length);
                     line.LineWidth = 1.5f;
                     if (row == 0 && kappaIndex == kappas.Length - 1)

@@ -36,6 +36,12 @@ internal sealed record TrainingJob(
 }
 
 /// <summary>
+/// A run stopped by Train:MaxSkips. Every rank throws it after the same step, because the
+/// non-finite flag comes from the step's all-reduce, so no rank is left inside a collective.
+/// </summary>
+internal sealed class DivergedException(string message) : InvalidOperationException(message);
+
+/// <summary>
 /// The training loop (ARCHITECTURE.md, "The step"). Step s takes the next κ micro-batches of the
 /// global stream; micro-batch k goes to rank k mod P, which adds its gradient to S1 and S2; one
 /// all-reduce sums [S1 | S2 | scalars]; every rank applies the identical optimizer step.
@@ -150,7 +156,7 @@ internal sealed class TrainingRun(ICommunicator communicator, TrainingJob job)
                 progress.Report(step, done, last, loss, (samples - samplesBefore) / timings.TrainingSeconds, timings.TrainingSeconds * (1 - done) / done);
             }
             if (skippedInARow >= _settings.Train.MaxSkips)
-                throw new InvalidOperationException($"{skippedInARow} steps in a row, up to step {step}, had a non-finite loss or gradient on some rank " +
+                throw new DivergedException($"{skippedInARow} steps in a row, up to step {step}, had a non-finite loss or gradient on some rank " +
                                                     "(Train:MaxSkips): lower Optimizer:Lr, or check the data and the model");
             if (_settings.Check.Every > 0 && step % _settings.Check.Every == 0)
                 RequireAgreement(parameters, optimizer.State, $"at step {step} (Check:Every)");
@@ -242,8 +248,12 @@ internal sealed class TrainingRun(ICommunicator communicator, TrainingJob job)
         progress.Note($"checkpoint {path}");
     }
 
+    /// <summary>Whether <see cref="Execute"/> ended early on SIGTERM or SIGUSR1 (with exit code 0), so a caller running several jobs stops too.</summary>
+    public bool Stopped { get; private set; }
+
     private int Stop(long step, string? signal, RunFolder? folder, ProgressReporter progress)
     {
+        Stopped = true;
         string reason = $"stopped after step {step} on {signal ?? "another rank's signal"}";
         folder?.MarkPreempted(reason);
         if (communicator.Rank == 0)

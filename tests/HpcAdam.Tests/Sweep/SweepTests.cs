@@ -53,6 +53,40 @@ public sealed class SweepTests() : TemporaryDirectoryTest("hpcadam-sweep-")
         Assert.That(third.Stdout.Split('\n').Count(line => line.EndsWith(": complete, skipped", StringComparison.Ordinal)), Is.EqualTo(11));
     }
 
+    [Test]
+    public void ARunThatDivergesIsMarkedAndTheSweepGoesOn()
+    {
+        // Non-finite gradients at steps 2 and 3 of every run, and Train:MaxSkips = 2: every run diverges at step 3.
+        string sweep = Path.Combine(TestDirectory, "sweep");
+        ProcessOutcome outcome = ChildProcess.RunAlone([.. Tiny(sweep), "--Sweep:Kappas=1,2", "--Sweep:Lrs=1e-3", "--Train:MaxSkips=2"],
+            new Dictionary<string, string> { ["HPCADAM_FAULT"] = "nonfinite@0:2,nonfinite@0:3" });
+        Assert.That(outcome.ExitCode, Is.Zero, outcome.ToString());
+        Assert.That(outcome.Stdout.Split('\n').Count(line => line.Contains(": diverged (2 steps in a row", StringComparison.Ordinal)), Is.EqualTo(4), outcome.ToString());
+        Assert.That(File.Exists(Path.Combine(sweep, "bsi-adam-lr0.001-k2", "diverged")), Is.True);
+        Assert.That(outcome.Stdout, Does.Contain("| 0.001 | diverged | diverged |").And.Contain("critical learning rate: none"));
+        JsonElement run = JsonDocument.Parse(File.ReadAllText(Path.Combine(sweep, "invariance.json"))).RootElement.GetProperty("runs")[0];
+        Assert.That(run.GetProperty("gap").ValueKind, Is.EqualTo(JsonValueKind.Null));
+        Assert.That(ChildProcess.RunAlone([.. Tiny(sweep), "--Sweep:Kappas=1,2", "--Sweep:Lrs=1e-3", "--Train:MaxSkips=2"]).Stdout,
+            Does.Contain("complete, skipped"), "a diverged run is not trained again");
+    }
+
+    [Test]
+    public void ASignalStopsTheSweepAndTheSameCommandGoesOn()
+    {
+        // SIGUSR1 during the first run (as Slurm's --signal sends it): the sweep stops with exit code 0, and goes on later.
+        string sweep = Path.Combine(TestDirectory, "sweep");
+        string[] small = [.. Tiny(sweep), "--Sweep:Kappas=1,2", "--Sweep:Lrs=1e-3"];
+        ProcessOutcome stopped = ChildProcess.RunAlone(small, new Dictionary<string, string> { ["HPCADAM_FAULT"] = "sigusr1@0:3" });
+        Assert.That(stopped.ExitCode, Is.Zero, stopped.ToString());
+        Assert.That(stopped.Stdout, Does.Contain("== run 1/4: adam (sqrt), η0 = 0.001, κ = 1 (B = 16): stopped by a signal"), stopped.ToString());
+        Assert.That(Directory.Exists(Path.Combine(sweep, "adam-lr0.001-k2")) || File.Exists(Path.Combine(sweep, "invariance.json")), Is.False,
+            "the sweep went on after the signal");
+
+        ProcessOutcome resumed = ChildProcess.RunAlone(small);
+        Assert.That(resumed.ExitCode, Is.Zero, resumed.ToString());
+        Assert.That(File.Exists(Path.Combine(sweep, "invariance.json")), Is.True, resumed.ToString());
+    }
+
     public static IEnumerable<TestCaseData> BadSweeps()
     {
         yield return new TestCaseData(new[] { "--Sweep:Kappas=1,two" }, "Sweep:Kappas").SetName("Sweep refuses a κ that is not a number");
