@@ -1,4 +1,5 @@
 using System.Text.Json;
+using HpcAdam.Trainer.Training;
 
 namespace HpcAdam.Trainer.Report;
 
@@ -14,7 +15,7 @@ internal sealed record RunRecord(string Name, long Steps, long Samples, double M
     /// <summary>The run in <paramref name="directory"/>; a folder without a finished run is a <see cref="InvalidDataException"/> naming it.</summary>
     public static RunRecord Read(string directory)
     {
-        string summaryPath = Path.Combine(directory, "summary.json"), metricsPath = Path.Combine(directory, "metrics.jsonl");
+        string summaryPath = Path.Combine(directory, RunFolder.SummaryFile), metricsPath = Path.Combine(directory, RunFolder.MetricsFile);
         if (!File.Exists(summaryPath) || !File.Exists(metricsPath))
             throw new InvalidDataException($"{directory} holds no finished run (no summary.json or metrics.jsonl): let the run finish, or leave it out");
         try

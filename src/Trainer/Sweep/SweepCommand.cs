@@ -76,7 +76,7 @@ internal static class SweepCommand
             SweepRun run = plan.Runs[index];
             string directory = plan.RunDirectory(run);
             // Rank 0 decides, for every rank, whether the run is done (finished or diverged), and clears an unfinished one.
-            Span<int> finished = [root && (File.Exists(Path.Combine(directory, "summary.json")) || File.Exists(Path.Combine(directory, DivergedFile))) ? 1 : 0];
+            Span<int> finished = [root && (File.Exists(Path.Combine(directory, RunFolder.SummaryFile)) || File.Exists(Path.Combine(directory, DivergedFile))) ? 1 : 0];
             if (root && finished[0] == 0 && Directory.Exists(directory))
                 Directory.Delete(directory, recursive: true);
             communicator.Broadcast(finished, root: 0);

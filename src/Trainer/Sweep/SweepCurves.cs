@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using HpcAdam.Trainer.Training;
 
 namespace HpcAdam.Trainer.Sweep;
 
@@ -23,7 +24,7 @@ internal static class SweepCurves
         var losses = new List<(long Samples, double Loss)>();
         var points = new List<CurvePoint>();
         long windowStart = 0;
-        foreach (string line in File.ReadLines(Path.Combine(runDirectory, "metrics.jsonl")))
+        foreach (string line in File.ReadLines(Path.Combine(runDirectory, RunFolder.MetricsFile)))
         {
             JsonElement entry = JsonDocument.Parse(line).RootElement;
             switch (entry.GetProperty("event").GetString())

@@ -22,7 +22,7 @@ internal sealed class RunFolder : IDisposable
         System.IO.Directory.CreateDirectory(directory);
         AtomicFile.WriteAllText(Path.Combine(directory, "config.json"), configurationJson);
         File.Delete(Path.Combine(directory, PreemptedMarker));
-        _metrics = Open("metrics.jsonl");
+        _metrics = Open(MetricsFile);
         _samples = traceSamples ? Open("samples.jsonl") : null;
 
         JsonLinesFile Open(string name) => resumedStep is { } step
@@ -32,6 +32,7 @@ internal sealed class RunFolder : IDisposable
 
     /// <summary>The file a run that stopped on a signal leaves, so a batch script knows to requeue it.</summary>
     public const string PreemptedMarker = "preempted";
+    public const string MetricsFile = "metrics.jsonl", SummaryFile = "summary.json";
 
     public string Directory { get; }
 
@@ -66,7 +67,7 @@ internal sealed class RunFolder : IDisposable
     public void MarkPreempted(string reason) => AtomicFile.WriteAllText(Path.Combine(Directory, PreemptedMarker), reason + "\n");
 
     public void Summary(object summary) =>
-        AtomicFile.WriteAllText(Path.Combine(Directory, "summary.json"), JsonSerializer.Serialize(summary, s_summaryJson));
+        AtomicFile.WriteAllText(Path.Combine(Directory, SummaryFile), JsonSerializer.Serialize(summary, s_summaryJson));
 
     public void Dispose()
     {
