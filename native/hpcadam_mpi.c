@@ -165,14 +165,6 @@ int hpc_finalize(void) {
     return MPI_Finalize();
 }
 
-int hpc_is_active(void) {
-    int initialized = 0;
-    int finalized = 0;
-    MPI_Initialized(&initialized);
-    MPI_Finalized(&finalized);
-    return initialized && !finalized;
-}
-
 int hpc_rank(int *rank) {
     return rank == NULL ? MPI_ERR_ARG : MPI_Comm_rank(MPI_COMM_WORLD, rank);
 }
@@ -189,17 +181,6 @@ int hpc_local_rank(int *local_rank, int *local_size) {
     *local_rank = node_rank;
     *local_size = node_size;
     return MPI_SUCCESS;
-}
-
-int hpc_processor_name(char *buffer, int length) {
-    if (buffer == NULL || length < 1)
-        return MPI_ERR_ARG;
-    char name[MPI_MAX_PROCESSOR_NAME];
-    int name_length = 0;
-    int rc = MPI_Get_processor_name(name, &name_length);
-    if (rc == MPI_SUCCESS)
-        copy_truncated(buffer, length, name, name_length);
-    return rc;
 }
 
 /* Validates a reduction's arguments and resolves its MPI type and element size. */

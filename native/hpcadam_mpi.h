@@ -30,14 +30,11 @@ int hpc_library_version(char *buffer, int length, int *version, int *subversion)
 
 int hpc_init(int required_thread_level, int *provided_thread_level);
 int hpc_finalize(void);
-/* 1 when MPI_Init has run and MPI_Finalize has not. */
-int hpc_is_active(void);
 
 int hpc_rank(int *rank);
 int hpc_size(int *size);
 /* Rank and size among the processes that share this node (MPI_COMM_TYPE_SHARED). */
 int hpc_local_rank(int *local_rank, int *local_size);
-int hpc_processor_name(char *buffer, int length);
 
 /* In-place sum over all ranks of `count` elements of `type`. */
 int hpc_allreduce_sum(void *buffer, int64_t count, int type);

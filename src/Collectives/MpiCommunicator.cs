@@ -28,15 +28,12 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         Check(NativeMethods.LocalRank(out int localRank, out int localSize), "MPI_Comm_split_type");
         LocalRank = localRank;
         LocalSize = localSize;
-        Check(NativeMethods.ReadString(NativeMethods.ProcessorName, out string host), "MPI_Get_processor_name");
-        HostName = host;
     }
 
     public int Rank { get; }
     public int Size { get; }
     public int LocalRank { get; }
     public int LocalSize { get; }
-    public string HostName { get; }
     public ThreadLevel ProvidedThreadLevel { get; }
     public string Description => $"MPI ({MpiLibrary.Describe().Name}), thread level {ProvidedThreadLevel.ToString().ToLowerInvariant()}";
 

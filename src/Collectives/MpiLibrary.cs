@@ -1,7 +1,7 @@
 namespace HpcAdam.Collectives;
 
 /// <summary>Which MPI the shim was built against, readable before MPI is initialised (for doctor).</summary>
-public sealed record MpiLibrary(string Name, string VersionText, int StandardVersion, int StandardSubversion)
+public sealed record MpiLibrary(string Name, int StandardVersion, int StandardSubversion)
 {
     private static readonly Lazy<MpiLibrary> s_described = new(Load);
 
@@ -17,7 +17,7 @@ public sealed record MpiLibrary(string Name, string VersionText, int StandardVer
             throw new MpiException("MPI_Get_library_version", rank: -1, code, ErrorString(code));
         string firstLine = text.Split('\n', 2)[0].Trim();
         // Open MPI: "Open MPI v4.1.4, package: ..."; MPICH: "MPICH Version: 4.0.2 ...".
-        return new MpiLibrary(OneLine(firstLine.Split(',', 2)[0]), text.Trim(), version, subversion);
+        return new MpiLibrary(OneLine(firstLine.Split(',', 2)[0]), version, subversion);
     }
 
     public static unsafe string ErrorString(int errorCode)

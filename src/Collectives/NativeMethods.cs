@@ -49,9 +49,6 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Library, EntryPoint = "hpc_finalize")]
     internal static partial int Finalize();
 
-    [LibraryImport(Library, EntryPoint = "hpc_is_active")]
-    internal static partial int IsActive();
-
     [LibraryImport(Library, EntryPoint = "hpc_rank")]
     internal static partial int Rank(out int rank);
 
@@ -60,9 +57,6 @@ internal static unsafe partial class NativeMethods
 
     [LibraryImport(Library, EntryPoint = "hpc_local_rank")]
     internal static partial int LocalRank(out int localRank, out int localSize);
-
-    [LibraryImport(Library, EntryPoint = "hpc_processor_name")]
-    internal static partial int ProcessorName(byte* buffer, int length);
 
     [LibraryImport(Library, EntryPoint = "hpc_allreduce_sum")]
     internal static partial int AllReduceSum(void* buffer, long count, int type);

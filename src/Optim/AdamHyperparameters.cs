@@ -23,7 +23,7 @@ public sealed record AdamHyperparameters(
     double WeightDecay = 0,
     bool EpsilonInsideSqrt = false)
 {
-    /// <summary>Throws <see cref="ArgumentException"/> naming the first value that cannot work.</summary>
+    /// <summary>Throws <see cref="HyperparameterException"/> naming the first value that cannot work.</summary>
     public void Validate()
     {
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate))
@@ -38,11 +38,24 @@ public sealed record AdamHyperparameters(
             throw Invalid(nameof(WeightDecay), WeightDecay, "must be a finite number of at least 0");
         // The decoupled decay multiplies w by 1 − ηλ; at 0 or below it wipes or flips the weights.
         if (LearningRate * WeightDecay >= 1)
-            throw Invalid(nameof(WeightDecay), WeightDecay, $"times LearningRate {Format(LearningRate)} must stay below 1 (w is multiplied by 1 − ηλ)");
+            throw Invalid(nameof(WeightDecay), WeightDecay, $"times the learning rate {Format(LearningRate)} must stay below 1 (w is multiplied by 1 − ηλ)");
     }
 
-    internal static ArgumentException Invalid(string name, double value, string reason) =>
-        new($"{name} = {Format(value)} {reason}", name);
+    internal static HyperparameterException Invalid(string name, double value, string reason) => new(name, value, reason);
 
     internal static string Format(double value) => value.ToString("G6", CultureInfo.InvariantCulture);
+}
+
+/// <summary>
+/// A hyperparameter that cannot work: <see cref="ArgumentException.ParamName"/> is its name in
+/// <see cref="AdamHyperparameters"/>, so a caller can name it in its own terms (a configuration
+/// key) from <see cref="Value"/> and <see cref="Reason"/> without reading the message.
+/// </summary>
+public sealed class HyperparameterException(string parameter, double value, string reason)
+    : ArgumentException($"{parameter} = {AdamHyperparameters.Format(value)} {reason}", parameter)
+{
+    public double Value { get; } = value;
+
+    /// <summary>What is wrong and what to do, to follow "NAME = VALUE ".</summary>
+    public string Reason { get; } = reason;
 }

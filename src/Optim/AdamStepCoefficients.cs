@@ -15,11 +15,11 @@ public enum SecondMomentSource
 /// buffers: per element the pass is then
 /// <code>
 /// ḡ = S1·(1/κ);  s = S2·(1/κ) or ḡ²
-/// m ← (1 − γ1')·m + γ1'·ḡ                 (Alg. 3, line 7)
-/// v ← (1 − γ2')·v + γ2'·s                 (Alg. 3, line 8)
-/// w ← (1 − η'λ)·w − η'/(1 − c1) · m / (√(v/(1 − c2)) + ε)      or √(v/(1 − c2) + ε) (Alg. 1)
+/// m ← (1 − γ1')·m + γ1'·ḡ                 (Alg. 3, line 2)
+/// v ← (1 − γ2')·v + γ2'·s                 (Alg. 3, line 3)
+/// w ← (1 − η'λ)·w − η'/(1 − c1) · m / (√(v/(1 − c2)) + ε)      (Alg. 3, lines 4–6; or √(v/(1 − c2) + ε) as printed)
 /// </code>
-/// with c1, c2 the running products of (1 − γ') that replace (1 − γ')^t (ALGORITHMS.md).
+/// with c1, c2 the running products of (1 − γ') that replace (1 − γ')^t (docs/ALGORITHMS.md, "The three optimizers").
 /// </summary>
 public readonly record struct AdamStepCoefficients(
     double InverseKappa,

@@ -4,13 +4,13 @@ using System.Runtime.CompilerServices;
 namespace HpcAdam.Optim;
 
 /// <summary>
-/// AdaGrad and AdaGrad-Norm (ALGORITHMS.md, "Adaptive batch size") on the mean gradient
+/// AdaGrad and AdaGrad-Norm (docs/ALGORITHMS.md, "The three optimizers") on the mean gradient
 /// ḡ = S1/κ, with decoupled weight decay, as vectorised passes over flat host buffers:
 /// <code>
 /// AdaGrad:       a  ← a + ḡ²;       w ← (1 − ηλ)·w − η·ḡ / (√a + ε)     (or √(a + ε))
 /// AdaGrad-Norm:  b² ← b² + ‖ḡ‖²;    w ← (1 − ηλ)·w − η·ḡ / (b + ε)      (or √(b² + ε))
 /// </code>
-/// ε guards the first step of a zero gradient; ALGORITHMS.md writes AdaGrad-Norm without it.
+/// ε guards the first step of a zero gradient; AdAdaGrad writes both without it.
 /// </summary>
 public static unsafe class FusedAdaGradKernel
 {

@@ -57,8 +57,8 @@ public static unsafe class FusedAdamKernel
         {
             Vector<T> meanGradient = Vector.Load(s1) * _inverseKappa;
             Vector<T> second = s2 != null ? Vector.Load(s2) * _inverseKappa : meanGradient * meanGradient;
-            Vector<T> newM = _keep1 * Vector.Load(m) + _gamma1 * meanGradient;   // Alg. 3 line 7
-            Vector<T> newV = _keep2 * Vector.Load(v) + _gamma2 * second;         // Alg. 3 line 8 (Alg. 2: ḡ²)
+            Vector<T> newM = _keep1 * Vector.Load(m) + _gamma1 * meanGradient;   // Alg. 3 line 2
+            Vector<T> newV = _keep2 * Vector.Load(v) + _gamma2 * second;         // Alg. 3 line 3 (Alg. 2: ḡ²)
             Vector<T> correctedV = newV * _inverseBiasCorrection2;
             Vector<T> denominator = _epsilonInsideSqrt
                 ? Vector.SquareRoot(correctedV + _epsilon)                      // Alg. 1 as written

@@ -4,7 +4,7 @@ using TorchSharp;
 namespace HpcAdam.Optim;
 
 /// <summary>
-/// What the step's sums say about the gradient, with no extra communication (ALGORITHMS.md,
+/// What the step's sums say about the gradient, with no extra communication (docs/ALGORITHMS.md,
 /// "Statistics that come free with S1 and S2"), for κ micro-batches of M samples:
 /// <code>
 /// ḡ = S1/κ                           grad_norm = ‖ḡ‖

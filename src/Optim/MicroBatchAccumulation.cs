@@ -6,7 +6,7 @@ namespace HpcAdam.Optim;
 
 /// <summary>
 /// Adds one micro-batch gradient g_k to the step's sums in one pass: S1 += g_k, S2 += g_k⊙g_k
-/// (ALGORITHMS.md, Alg. 3 lines 6–7). S2 is what makes BSI-Adam's second moment, and the free
+/// (the sums inside Alg. 3 lines 2 and 3; docs/ALGORITHMS.md, "The three optimizers"). S2 is what makes BSI-Adam's second moment, and the free
 /// variance statistics, possible without per-sample gradients.
 /// </summary>
 public static unsafe class MicroBatchAccumulation

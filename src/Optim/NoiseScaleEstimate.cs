@@ -1,7 +1,7 @@
 namespace HpcAdam.Optim;
 
 /// <summary>
-/// The gradient noise scale B_simple = tr Σ / ‖G‖², smoothed as ALGORITHMS.md asks: numerator
+/// The gradient noise scale B_simple = tr Σ / ‖G‖², smoothed as docs/ALGORITHMS.md asks: numerator
 /// and denominator each an EMA of the per-step estimates, divided only when read. A single
 /// step's ‖G‖² estimate can be near zero or negative, so the raw ratio is far noisier than the
 /// ratio of averages. Both EMAs start at zero with the same rate, so their bias corrections

@@ -37,9 +37,14 @@ public static class OptimizerNames
     public static string Name(OptimizerKind kind) => s_names.First(entry => entry.Kind == kind).Name;
 
     public static OptimizerKind Parse(string name) =>
-        s_names.FirstOrDefault(entry => string.Equals(entry.Name, name.Trim(), StringComparison.OrdinalIgnoreCase)) is { Name: not null } found
-            ? found.Kind
-            : throw new ArgumentException($"unknown optimizer '{name}': use one of {All}", nameof(name));
+        TryParse(name, out OptimizerKind kind) ? kind : throw new ArgumentException($"unknown optimizer '{name}': use one of {All}", nameof(name));
+
+    /// <summary>The optimizer <paramref name="name"/> names, ignoring case and surrounding spaces.</summary>
+    public static bool TryParse(string name, out OptimizerKind kind)
+    {
+        (string? found, kind) = s_names.FirstOrDefault(entry => string.Equals(entry.Name, name.Trim(), StringComparison.OrdinalIgnoreCase));
+        return found is not null;
+    }
 
     /// <summary>Whether the optimizer keeps Adam's m, v and bias-correction products (else AdaGrad's accumulators).</summary>
     public static bool IsAdam(this OptimizerKind kind) => kind is OptimizerKind.BsiAdam or OptimizerKind.Adam or OptimizerKind.MicroAdam;

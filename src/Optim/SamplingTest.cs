@@ -1,6 +1,6 @@
 namespace HpcAdam.Optim;
 
-/// <summary>The adaptive-sampling tests that can grow κ (ALGORITHMS.md, "Adaptive batch size").</summary>
+/// <summary>The adaptive-sampling tests that can grow κ (docs/ALGORITHMS.md, "Adaptive batch size").</summary>
 public enum SamplingTest
 {
     None,

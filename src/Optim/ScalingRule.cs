@@ -2,7 +2,7 @@ namespace HpcAdam.Optim;
 
 /// <summary>
 /// How hyperparameters given at a reference κ_ref follow the batch when a step merges κ
-/// micro-batches (paper eq. 7, 9, 11–13; ALGORITHMS.md "Scaling rules").
+/// micro-batches (paper eq. 7, 9, 11–13; docs/ALGORITHMS.md "Scaling rules").
 /// </summary>
 public enum ScalingRule
 {
@@ -38,8 +38,8 @@ public static class HyperparameterScaling
             Gamma2 = reference.Gamma2 * rateFactor,
             Epsilon = rule == ScalingRule.Sqrt && scaleEpsilon ? reference.Epsilon / Math.Sqrt(ratio) : reference.Epsilon,
         };
-        RequireRate("Gamma1", reference.Gamma1, scaled.Gamma1, kappa, referenceKappa);
-        RequireRate("Gamma2", reference.Gamma2, scaled.Gamma2, kappa, referenceKappa);
+        RequireRate(nameof(AdamHyperparameters.Gamma1), reference.Gamma1, scaled.Gamma1, kappa, referenceKappa);
+        RequireRate(nameof(AdamHyperparameters.Gamma2), reference.Gamma2, scaled.Gamma2, kappa, referenceKappa);
         scaled.Validate();
         return scaled;
     }
@@ -67,8 +67,7 @@ public static class HyperparameterScaling
     private static void RequireRate(string name, double given, double scaled, int kappa, int referenceKappa)
     {
         if (!(scaled > 0 && scaled < 1))
-            throw new ArgumentException(
-                $"{name} = {AdamHyperparameters.Format(given)} at reference κ {referenceKappa} becomes " +
-                $"{AdamHyperparameters.Format(scaled)} at κ {kappa}, outside (0, 1): lower {name} or raise the reference κ", name);
+            throw new HyperparameterException(name, given,
+                $"at reference κ {referenceKappa} becomes {AdamHyperparameters.Format(scaled)} at κ {kappa}, outside (0, 1): lower it or raise the reference κ");
     }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using HpcAdam.Trainer;
 using HpcAdam.Trainer.Bench;
+using HpcAdam.Trainer.Configuration;
 using HpcAdam.Trainer.Doctor;
 using HpcAdam.Trainer.Probe;
 using HpcAdam.Trainer.Report;
@@ -21,6 +22,8 @@ var root = new RootCommand("HpcAdam: data-parallel training with batch-size-inva
     CompareCommand.Create(),
     SweepCommand.Create(),
 };
+
+SettingsCommand.ListKeysInHelp(root);
 
 ParseResult parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)

@@ -1,6 +1,7 @@
-using System.Reflection;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Configuration.EnvironmentVariables;
+using Microsoft.Extensions.Configuration.Json;
 
 namespace HpcAdam.Trainer.Configuration;
 
@@ -35,38 +36,34 @@ internal static class SettingsLoader
             throw new SettingsException($"the configuration cannot be read: {FirstLine(error)}");
         }
 
-        string[] known = KnownKeys();
-        string[] unknown = configuration.AsEnumerable()
-            .Where(entry => entry.Value is not null && !known.Contains(entry.Key, StringComparer.OrdinalIgnoreCase))
-            .Select(entry => entry.Key)
-            .Order(StringComparer.Ordinal)
-            .ToArray();
-        if (unknown.Length > 0)
-            throw new SettingsException($"unknown configuration key{(unknown.Length > 1 ? "s" : "")} {string.Join(", ", unknown)} " +
-                                        $"(known keys: {string.Join(", ", known)})");
-
+        foreach ((string path, string? value) in configuration.AsEnumerable().OrderBy(entry => entry.Key, StringComparer.Ordinal))
+        {
+            if (value is null)
+                continue;
+            if (SettingKeys.Find(path) is not { } key)
+                throw new SettingsException($"unknown configuration key {path} {Source(configuration, path, configFile)}: " +
+                                            (SettingKeys.Nearest(path) is { } nearest ? $"did you mean {nearest}?" : "--help lists the keys"));
+            if (key.TypeProblem(value) is { } problem)
+                throw new SettingsException($"{problem} {Source(configuration, path, configFile)}");
+        }
+        // Every key and value is known to fit now, so binding cannot fail.
         var settings = new TrainerSettings();
-        try
-        {
-            configuration.Bind(settings);
-        }
-        catch (InvalidOperationException error)
-        {
-            throw new SettingsException(FirstLine(error));
-        }
+        configuration.Bind(settings);
         return settings;
     }
-
-    /// <summary>Every <c>Section:Key</c> <see cref="TrainerSettings"/> has, in declaration order.</summary>
-    public static string[] KnownKeys() =>
-        typeof(TrainerSettings).GetProperties()
-            .SelectMany(section => section.PropertyType.GetProperties(BindingFlags.Public | BindingFlags.Instance)
-                .Select(key => $"{section.Name}:{key.Name}"))
-            .ToArray();
 
     /// <summary>The resolved settings as JSON that <see cref="Load"/> reads back unchanged (config.json of a run).</summary>
     public static string ToJson(TrainerSettings settings) =>
         JsonSerializer.Serialize(settings, s_indented);
+
+    /// <summary>Where the value of <paramref name="path"/> came from: the last layer that sets it.</summary>
+    private static string Source(IConfigurationRoot configuration, string path, string? configFile) =>
+        configuration.Providers.Reverse().First(provider => provider.TryGet(path, out _)) switch
+        {
+            JsonConfigurationProvider => $"(in {configFile})",
+            EnvironmentVariablesConfigurationProvider => $"(from {EnvironmentPrefix}{path.Replace(":", "__", StringComparison.Ordinal)})",
+            _ => $"(from --{path})",
+        };
 
     private static string FirstLine(Exception error)
     {

@@ -12,12 +12,76 @@ internal static class SettingsValidation
     public static readonly string[] Models = ["mlp", "cnn", "resnet18", "vit"];
     public static readonly string[] DataSets = ["mnist", "fashion-mnist", "cifar10", "synthetic"];
 
-    /// <summary>AdamHyperparameters' names, and the Optimizer keys that set them.</summary>
-    private static readonly (string Name, string Key)[] s_optimizerKeys =
-        [("LearningRate", "Lr"), ("Gamma1", "Gamma1"), ("Gamma2", "Gamma2"), ("Epsilon", "Eps"), ("WeightDecay", "WeightDecay"), ("Scaling", "Scaling")];
+    /// <summary>The configuration key of each <see cref="AdamHyperparameters"/> parameter.</summary>
+    private static readonly Dictionary<string, string> s_optimizerKeys = new()
+    {
+        [nameof(AdamHyperparameters.LearningRate)] = "Optimizer:Lr",
+        [nameof(AdamHyperparameters.Gamma1)] = "Optimizer:Gamma1",
+        [nameof(AdamHyperparameters.Gamma2)] = "Optimizer:Gamma2",
+        [nameof(AdamHyperparameters.Epsilon)] = "Optimizer:Eps",
+        [nameof(AdamHyperparameters.WeightDecay)] = "Optimizer:WeightDecay",
+    };
+
+    public static readonly string[] ScalingRules = ["linear", "sqrt", "none"];
 
     /// <summary>The first problem, naming its key; null when the settings can run.</summary>
     public static string? Problem(TrainerSettings settings)
+    {
+        if (ModelAndDataProblem(settings) is { } modelOrData)
+            return modelOrData;
+        if (settings.Batch.Kappa < 1)
+            return $"Batch:Kappa = {settings.Batch.Kappa} must be at least 1 (micro-batches per step)";
+        if (settings.Optimizer.ReferenceKappa < 0)
+            return $"Optimizer:ReferenceKappa = {settings.Optimizer.ReferenceKappa} must be at least 1, or 0 for Batch:Kappa";
+        if (settings.Train.Epochs < 0 || settings.Train.Steps < 0 || (settings.Train.Epochs == 0 && settings.Train.Steps == 0))
+            return $"Train:Epochs = {settings.Train.Epochs} and Train:Steps = {settings.Train.Steps}: set a positive number of epochs or steps";
+        if (settings.Eval.Every < 0)
+            return $"Eval:Every = {settings.Eval.Every} must be 0 (only at the end) or more";
+        if (settings.Eval.Samples < 0)
+            return $"Eval:Samples = {settings.Eval.Samples} must be 0 (the whole test set) or more";
+        if (settings.Train.MaxSkips < 1)
+            return $"Train:MaxSkips = {settings.Train.MaxSkips} must be at least 1 (steps in a row with a non-finite value before the job stops)";
+        if (settings.Check.Every < 0)
+            return $"Check:Every = {settings.Check.Every} must be 0 (at the start and the end only) or more";
+        if (settings.Check.TimeoutSeconds < 0)
+            return $"Check:TimeoutSeconds = {settings.Check.TimeoutSeconds} must be 0 (no watchdog) or more";
+        if (settings.Checkpoint.Every < 0)
+            return $"Checkpoint:Every = {settings.Checkpoint.Every} must be 0 (only at the end) or more";
+        if (AdaptiveProblem(settings) is { } adaptive)
+            return adaptive;
+        if (!OptimizerNames.TryParse(settings.Optimizer.Name, out OptimizerKind kind))
+            return $"Optimizer:Name = '{settings.Optimizer.Name}' is not an optimizer: use one of {OptimizerNames.All}";
+        if (!ScalingRules.Contains(settings.Optimizer.Scaling.Trim().ToLowerInvariant()))
+            return $"Optimizer:Scaling = '{settings.Optimizer.Scaling}' is not a scaling rule: use one of {string.Join(", ", ScalingRules)}";
+        if (kind == OptimizerKind.MicroAdam && settings.Batch.Kappa != 1)
+            return $"Optimizer:Name = micro-adam applies one micro-batch per step: set Batch:Kappa = 1, not {settings.Batch.Kappa}";
+        int referenceKappa = settings.Optimizer.ReferenceKappa == 0 ? settings.Batch.Kappa : settings.Optimizer.ReferenceKappa;
+        return OptimizerProblem(() =>
+        {
+            if (kind.IsAdam())
+                HyperparameterScaling.Scale(Hyperparameters(settings.Optimizer), Scaling(settings.Optimizer.Scaling),
+                    kind == OptimizerKind.MicroAdam ? 1 : settings.Batch.Kappa, referenceKappa);
+            else
+                Hyperparameters(settings.Optimizer).Validate();
+        });
+    }
+
+    /// <summary>The hyperparameter <paramref name="check"/> refuses, as one line naming its configuration key; null when it passes.</summary>
+    public static string? OptimizerProblem(Action check)
+    {
+        try
+        {
+            check();
+            return null;
+        }
+        catch (HyperparameterException error)
+        {
+            return $"{s_optimizerKeys[error.ParamName!]} = {error.Value.ToString("G6", CultureInfo.InvariantCulture)} {error.Reason}";
+        }
+    }
+
+    /// <summary>The first problem with the model's name and widths, the data set's name and the micro-batch size; null when there is none.</summary>
+    public static string? ModelAndDataProblem(TrainerSettings settings)
     {
         if (!Models.Contains(settings.Model.Name))
             return $"Model:Name = '{settings.Model.Name}' is not a model: use one of {string.Join(", ", Models)}";
@@ -27,47 +91,6 @@ internal static class SettingsValidation
             return $"Data:Name = '{settings.Data.Name}' is not a data set: use one of {string.Join(", ", DataSets)}";
         if (settings.Batch.MicroBatchSize < 1)
             return $"Batch:MicroBatchSize = {settings.Batch.MicroBatchSize} must be at least 1";
-        if (settings.Batch.Kappa < 1)
-            return $"Batch:Kappa = {settings.Batch.Kappa} must be at least 1 (micro-batches per step)";
-        if (settings.Optimizer.ReferenceKappa < 0)
-            return $"Optimizer:ReferenceKappa = {settings.Optimizer.ReferenceKappa} must be at least 1, or 0 for Batch:Kappa";
-        if (settings.Train.Epochs < 0 || settings.Train.Steps < 0 || (settings.Train.Epochs == 0 && settings.Train.Steps == 0))
-            return $"Train:Epochs = {settings.Train.Epochs} and Train:Steps = {settings.Train.Steps}: set a positive number of epochs or steps";
-        if (settings.Eval.Every < 0)
-            return $"Eval:Every = {settings.Eval.Every} must be 0 (only at the end) or more";
-        if (settings.Train.MaxSkips < 1)
-            return $"Train:MaxSkips = {settings.Train.MaxSkips} must be at least 1 (steps in a row with a non-finite value before the job stops)";
-        if (settings.Check.Every < 0)
-            return $"Check:Every = {settings.Check.Every} must be 0 (only at the end) or more";
-        if (settings.Check.TimeoutSeconds < 0)
-            return $"Check:TimeoutSeconds = {settings.Check.TimeoutSeconds} must be 0 (no watchdog) or more";
-        if (settings.Checkpoint.Every < 0)
-            return $"Checkpoint:Every = {settings.Checkpoint.Every} must be 0 (only at the end) or more";
-        if (AdaptiveProblem(settings) is { } adaptive)
-            return adaptive;
-        try
-        {
-            OptimizerKind kind = OptimizerNames.Parse(settings.Optimizer.Name);
-            if (kind == OptimizerKind.MicroAdam && settings.Batch.Kappa != 1)
-                return $"Optimizer:Name = micro-adam applies one micro-batch per step: set Batch:Kappa = 1, not {settings.Batch.Kappa}";
-            ScalingRule rule = Scaling(settings.Optimizer.Scaling);
-            int referenceKappa = settings.Optimizer.ReferenceKappa == 0 ? settings.Batch.Kappa : settings.Optimizer.ReferenceKappa;
-            AdamHyperparameters reference = Hyperparameters(settings.Optimizer);
-            if (kind.IsAdam())
-                HyperparameterScaling.Scale(reference, rule, kind == OptimizerKind.MicroAdam ? 1 : settings.Batch.Kappa, referenceKappa);
-            else
-                reference.Validate();
-        }
-        catch (ArgumentException error)
-        {
-            // ArgumentException appends " (Parameter 'name')"; the message already names the value,
-            // by the optimizer's name for it, which the user knows by its configuration key.
-            string message = error.Message.Split(" (Parameter")[0];
-            foreach ((string name, string key) in s_optimizerKeys)
-                if (message.StartsWith(name + " ", StringComparison.Ordinal))
-                    return $"Optimizer:{key}{message[name.Length..]}";
-            return $"Optimizer: {message}";
-        }
         return null;
     }
 
@@ -104,17 +127,11 @@ internal static class SettingsValidation
         if (SamplingTests.Parse(settings.Adaptive.Test) == SamplingTest.None || settings.Adaptive.HoldHyperparameters || !kind.IsAdam())
             return null;
         int referenceKappa = settings.Optimizer.ReferenceKappa == 0 ? settings.Batch.Kappa : settings.Optimizer.ReferenceKappa;
-        try
-        {
-            HyperparameterScaling.Scale(Hyperparameters(settings.Optimizer), Scaling(settings.Optimizer.Scaling), maxKappa, referenceKappa);
-            return null;
-        }
-        catch (ArgumentException error)
-        {
-            return $"κ may grow to {maxKappa} (Adaptive:MaxKappa), where the {settings.Optimizer.Scaling} rule takes the optimizer out of range " +
-                   $"({error.Message.Split(" (Parameter")[0]}): lower Adaptive:MaxKappa, give the rates at a larger Optimizer:ReferenceKappa, " +
-                   "or set Adaptive:HoldHyperparameters=true";
-        }
+        return OptimizerProblem(() => HyperparameterScaling.Scale(Hyperparameters(settings.Optimizer), Scaling(settings.Optimizer.Scaling), maxKappa, referenceKappa))
+            is { } problem
+            ? $"κ may grow to {maxKappa} (Adaptive:MaxKappa), where {problem}: lower Adaptive:MaxKappa, give the rates at a larger Optimizer:ReferenceKappa, " +
+              "or set Adaptive:HoldHyperparameters=true"
+            : null;
     }
 
     public static int[]? HiddenWidths(string text)
@@ -129,7 +146,7 @@ internal static class SettingsValidation
         "linear" => ScalingRule.Linear,
         "sqrt" => ScalingRule.Sqrt,
         "none" => ScalingRule.None,
-        _ => throw new ArgumentException($"Scaling = '{name}' is not a scaling rule: use linear, sqrt or none"),
+        _ => throw new ArgumentOutOfRangeException(nameof(name), name, "not a scaling rule (checked by Problem first)"),
     };
 
     public static AdamHyperparameters Hyperparameters(OptimizerSettings optimizer) =>

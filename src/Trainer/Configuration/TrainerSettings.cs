@@ -1,8 +1,11 @@
+using System.ComponentModel;
+
 namespace HpcAdam.Trainer.Configuration;
 
 /// <summary>
-/// Everything a training run is configured with, section by section; each property is a
-/// configuration key (<c>Section:Key</c>), with the default a user gets when it is not set.
+/// Everything the commands are configured with, section by section: each property is a
+/// configuration key (<c>Section:Key</c>) with the default a user gets when it is not set, and its
+/// [Description] is the text <c>hpcadam COMMAND --help</c> prints (<see cref="SettingKeys"/>).
 /// </summary>
 internal sealed class TrainerSettings
 {
@@ -18,168 +21,185 @@ internal sealed class TrainerSettings
     public CheckSettings Check { get; set; } = new();
     public AdaptiveSettings Adaptive { get; set; } = new();
     public SweepSettings Sweep { get; set; } = new();
+    public ProbeSettings Probe { get; set; } = new();
 }
 
 internal sealed class ModelSettings
 {
-    /// <summary>mlp, cnn, resnet18 or vit.</summary>
+    [Description("mlp, cnn, resnet18 or vit")]
     public string Name { get; set; } = "mlp";
 
-    /// <summary>The MLP's hidden widths, comma-separated ("256" or "512,256").</summary>
+    [Description("MLP hidden widths, comma-separated (512,256 for two layers)")]
     public string Hidden { get; set; } = "256";
 
-    /// <summary>ResNet-18's normalisation: batchnorm or layernorm (the paper's Fig. 1 and Fig. 2).</summary>
+    [Description("ResNet-18's normalisation: batchnorm or layernorm")]
     public string Norm { get; set; } = "batchnorm";
 
-    /// <summary>ViT: side of the square patches; must divide the image side.</summary>
+    [Description("ViT: side of the square patches; divides the image sides")]
     public int PatchSize { get; set; } = 4;
 
-    /// <summary>ViT: transformer blocks.</summary>
+    [Description("ViT: transformer blocks")]
     public int Depth { get; set; } = 6;
 
-    /// <summary>ViT: embedding width; a multiple of Heads.</summary>
+    [Description("ViT: embedding width, a multiple of Heads")]
     public int Width { get; set; } = 192;
 
-    /// <summary>ViT: attention heads (each with QK-layernorm).</summary>
+    [Description("ViT: attention heads, each with QK-layernorm")]
     public int Heads { get; set; } = 3;
 }
 
 internal sealed class DataSettings
 {
-    /// <summary>mnist, fashion-mnist, cifar10 or synthetic.</summary>
+    [Description("mnist, fashion-mnist, cifar10 or synthetic (generated, for runs without data files)")]
     public string Name { get; set; } = "mnist";
 
-    /// <summary>The folder scripts/fetch-data.sh fills.</summary>
+    [Description("the folder scripts/fetch-data.sh fills")]
     public string Dir { get; set; } = "data";
 }
 
 internal sealed class BatchSettings
 {
-    /// <summary>M, samples per micro-batch.</summary>
+    [Description("M, samples per micro-batch")]
     public int MicroBatchSize { get; set; } = 25;
 
-    /// <summary>κ, micro-batches per optimizer step; the mini-batch is κ·M.</summary>
+    [Description("κ, micro-batches per optimizer step; the batch is B = κ·M")]
     public int Kappa { get; set; } = 4;
 }
 
 internal sealed class OptimizerSettings
 {
-    /// <summary>bsi-adam, adam, micro-adam, adagrad or adagrad-norm.</summary>
+    [Description("bsi-adam, adam, micro-adam (κ = 1), adagrad or adagrad-norm")]
     public string Name { get; set; } = "bsi-adam";
 
-    /// <summary>η at the reference κ.</summary>
+    [Description("η, the learning rate at Optimizer:ReferenceKappa")]
     public double Lr { get; set; } = 1e-3;
 
-    /// <summary>γ1 = 1 − β1 at the reference κ.</summary>
+    [Description("γ1 = 1 − β1, the rate of m's average, at the reference κ")]
     public double Gamma1 { get; set; } = 0.1;
 
-    /// <summary>γ2 = 1 − β2 at the reference κ.</summary>
+    [Description("γ2 = 1 − β2, the rate of v's average, at the reference κ")]
     public double Gamma2 { get; set; } = 0.001;
 
+    [Description("ε, added to √v̂ in the denominator")]
     public double Eps { get; set; } = 1e-8;
 
-    /// <summary>λ, decoupled.</summary>
+    [Description("λ, decoupled weight decay (AdamW): w ← (1 − η'λ)·w − …")]
     public double WeightDecay { get; set; }
 
-    /// <summary>linear, sqrt or none.</summary>
+    [Description("how η and γ follow κ: linear (BSI-Adam's invariance), sqrt or none")]
     public string Scaling { get; set; } = "linear";
 
-    /// <summary>The κ at which Lr, Gamma1 and Gamma2 are given; 0 means Batch:Kappa.</summary>
+    [Description("the κ Lr, Gamma1 and Gamma2 are given at; 0 = Batch:Kappa")]
     public int ReferenceKappa { get; set; }
 }
 
 internal sealed class TrainSettings
 {
+    [Description("run length in epochs, a budget of micro-batches an adaptive κ spends in fewer steps")]
     public int Epochs { get; set; } = 1;
 
-    /// <summary>Total optimizer steps of the run; 0 means as many as Epochs allow.</summary>
+    [Description("run length in optimizer steps; wins over Epochs when above 0")]
     public long Steps { get; set; }
 
+    [Description("seed of the initial weights (drawn on rank 0) and of the sample stream")]
     public long Seed { get; set; }
 
-    /// <summary>Steps in a row skipped for a non-finite loss or gradient before the job stops.</summary>
+    [Description("steps in a row with a non-finite loss or gradient before the job stops")]
     public int MaxSkips { get; set; } = 10;
 }
 
 internal sealed class RunSettings
 {
-    /// <summary>Where rank 0 writes config.json, metrics and checkpoints; empty means a new runs/&lt;UTC time&gt;.</summary>
+    [Description("where rank 0 writes the run; empty = runs/<UTC time>; never an existing run unless resumed")]
     public string Dir { get; set; } = "";
 }
 
 internal sealed class EvalSettings
 {
-    /// <summary>Evaluate every this many steps; 0 = only at the end.</summary>
+    [Description("evaluate on the test set every N steps; 0 = only at the end")]
     public int Every { get; set; }
+
+    [Description("test samples an evaluation uses, the first N of the test set; 0 = all")]
+    public int Samples { get; set; }
 }
 
 internal sealed class CheckpointSettings
 {
-    /// <summary>Checkpoint every this many steps; 0 = only at the end.</summary>
+    [Description("checkpoint every N steps; 0 = only at the end")]
     public int Every { get; set; }
 }
 
 internal sealed class TraceSettings
 {
-    /// <summary>Write samples.jsonl (each step's micro-batches) and initial.safetensors.</summary>
+    [Description("write samples.jsonl (each step's micro-batches) and initial.safetensors")]
     public bool Samples { get; set; }
+
+    [Description("every rank writes its model's buffers after every step to trace/buffers.rank-R.step-S.safetensors")]
+    public bool Buffers { get; set; }
 }
 
 internal sealed class CheckSettings
 {
-    /// <summary>Compare a checksum of weights and optimizer state across ranks every this many steps; 0 = only at the end.</summary>
+    [Description("every N steps, compare a checksum of each rank's weights, buffers and optimizer state with rank 0's; 0 = at the start and the end only")]
     public int Every { get; set; }
 
-    /// <summary>Abort the job when a collective has not completed after this many seconds; 0 = never.</summary>
+    [Description("end the job when a collective has not completed after this many seconds; 0 = never")]
     public int TimeoutSeconds { get; set; } = 600;
 }
 
-/// <summary>The adaptive batch size (ALGORITHMS.md, "Adaptive batch size"): κ grows when a test on the step's statistics fails.</summary>
 internal sealed class AdaptiveSettings
 {
-    /// <summary>none, norm, inner-product, augmented or coordinate.</summary>
+    [Description("grow κ when this test fails: none, norm, inner-product, augmented or coordinate")]
     public string Test { get; set; } = "none";
 
-    /// <summary>η_n of the norm and coordinate tests (AdAdaGrad uses 0.1 to 0.5).</summary>
+    [Description("η_n of the norm and coordinate tests (AdAdaGrad uses 0.1 to 0.5)")]
     public double Eta { get; set; } = 0.1;
 
-    /// <summary>θ of the inner-product test.</summary>
+    [Description("θ of the inner-product test")]
     public double Theta { get; set; } = 0.9;
 
-    /// <summary>ν of the orthogonality test (part of the augmented test).</summary>
+    [Description("ν of the orthogonality test (part of the augmented test)")]
     public double Nu { get; set; } = 5.84;
 
-    /// <summary>The largest κ; 0 means the micro-batches of one epoch (the whole training set).</summary>
+    [Description("the largest κ; 0 = the micro-batches of one epoch")]
     public int MaxKappa { get; set; }
 
-    /// <summary>Run the test every this many steps.</summary>
+    [Description("run the test every N steps")]
     public int TestEvery { get; set; } = 1;
 
-    /// <summary>Keep η' and γ' at their Batch:Kappa values when κ grows (AdAdaGrad's practice) instead of following the scaling rule.</summary>
+    [Description("keep η' and γ' at their Batch:Kappa values as κ grows (AdAdaGrad's practice)")]
     public bool HoldHyperparameters { get; set; }
 
-    /// <summary>EMA rate of the noise scale's numerator and denominator (noise_scale in the metrics).</summary>
+    [Description("EMA rate of the noise scale's numerator and denominator")]
     public double Smoothing { get; set; } = 0.1;
 }
 
-/// <summary>`hpcadam sweep` (the paper's §5 grid); `hpcadam train` ignores this section.</summary>
 internal sealed class SweepSettings
 {
-    /// <summary>κ values over Batch:MicroBatchSize, comma-separated; B_max = M·max κ.</summary>
+    [Description("κ values, comma-separated; B_max = M × the largest (also invariance-probe's)")]
     public string Kappas { get; set; } = "1,2,4,8,16,32";
 
-    /// <summary>Base learning rates η0 at B_max, comma-separated.</summary>
+    [Description("base learning rates η0 at B_max, comma-separated (also invariance-probe's)")]
     public string Lrs { get; set; } = "1e-4,1e-3,1e-2";
 
-    /// <summary>Samples every run trains on; a multiple of B_max.</summary>
+    [Description("samples every run trains on; a multiple of B_max")]
     public long Samples { get; set; } = 60000;
 
-    /// <summary>Evaluate (and average the train loss) every this many samples; a multiple of B_max dividing Samples.</summary>
+    [Description("evaluate, and average the train loss, every N samples; a multiple of B_max dividing Samples")]
     public long EvalEverySamples { get; set; } = 6000;
 
-    /// <summary>A gap under this counts as invariant (for the critical learning rate).</summary>
+    [Description("a gap (or probe discrepancy) under this counts as invariant")]
     public double Threshold { get; set; } = 0.1;
 
-    /// <summary>The sweep's folder: one run folder per grid point, curves.csv, invariance.json, invariance.png; empty means sweeps/&lt;UTC time&gt;.</summary>
+    [Description("the sweep's folder; empty = sweeps/<UTC time>; give it again to resume")]
     public string Dir { get; set; } = "";
+}
+
+internal sealed class ProbeSettings
+{
+    [Description("K, micro-batches every compared trajectory consumes; a multiple of every κ")]
+    public int MicroBatches { get; set; } = 64;
+
+    [Description("micro-batches of Micro-Adam before the comparison, so the moments have a history")]
+    public int Warmup { get; set; } = 256;
 }

@@ -1,3 +1,4 @@
+using HpcAdam.Trainer.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -23,7 +24,7 @@ internal sealed class ImageClassificationSet : IDisposable
     public long Count => Labels.shape[0];
 
     /// <summary>One image's shape: <see cref="Images"/> is [Count, Channels, Height, Width].</summary>
-    public (int Channels, int Height, int Width) Shape => ((int)Images.shape[1], (int)Images.shape[2], (int)Images.shape[3]);
+    public ImageShape Shape => new((int)Images.shape[1], (int)Images.shape[2], (int)Images.shape[3]);
 
     /// <summary>
     /// The train or test split of mnist, fashion-mnist, cifar10 (from <paramref name="dataDir"/>,

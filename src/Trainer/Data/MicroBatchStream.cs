@@ -1,7 +1,7 @@
 namespace HpcAdam.Trainer.Data;
 
 /// <summary>
-/// The global micro-batch stream (ARCHITECTURE.md, fixed): micro-batch i holds the training-set
+/// The global micro-batch stream (docs/ALGORITHMS.md, "The step"): micro-batch i holds the training-set
 /// indices at positions [j·M, (j+1)·M) of epoch e's permutation, with e = i / (N/M) and
 /// j = i mod (N/M). The permutation is a pure function of (seed, epoch), computed here in C#
 /// rather than by libtorch, so it is the same on every rank, world size and library version.

@@ -1,6 +1,6 @@
-using System.Runtime.InteropServices;
 using HpcAdam.Collectives;
 using HpcAdam.Optim;
+using HpcAdam.Trainer.Configuration;
 using HpcAdam.Trainer.Data;
 using HpcAdam.Trainer.Models;
 using HpcAdam.Trainer.Training;
@@ -14,44 +14,66 @@ namespace HpcAdam.Trainer.Probe;
 /// first-step transient of a fresh state), runs the same micro-batches of the global stream as Micro-Adam
 /// (κ = 1, the reference of the paper's theorems) and as merged steps of κ micro-batches with
 /// BSI-Adam (<c>linear</c>) and standard Adam (<c>sqrt</c>), for each base learning rate, and
-/// measures how far each ends from Micro-Adam: ‖w_κ − w_micro‖ / ‖w_micro − w_0‖. Every rank
-/// computes its share of each step's micro-batches (k ≡ rank mod P) and one all-reduce sums
-/// [S1 | S2], exactly as training does.
+/// measures how far each ends from Micro-Adam: ‖w_κ − w_micro‖ / ‖w_micro − w_0‖. The rates are
+/// given at the largest κ, as in the paper's §5. Every rank computes its share of each step's
+/// micro-batches (k ≡ rank mod P) and one all-reduce sums [S1 | S2 | buffers], exactly as training does.
 /// </summary>
-internal sealed class InvarianceProbe(ICommunicator communicator, ProbeSettings settings, Action<string> progress)
+internal sealed class InvarianceProbe(ICommunicator communicator, TrainerSettings settings, int[] kappas, double[] learningRates,
+    ImageClassificationSet data)
 {
     /// <summary>The relative weight discrepancy of one (optimizer, rule, base learning rate, κ).</summary>
     public sealed record Run(string Optimizer, string Scaling, double LearningRate, int Kappa, double Discrepancy);
 
-    public IReadOnlyList<Run> Measure()
+    public TrainerSettings Settings => settings;
+    public IReadOnlyList<int> Kappas => kappas;
+    public IReadOnlyList<double> LearningRates => learningRates;
+    public int MaxKappa => kappas[^1];
+
+    /// <summary>The training split the probe draws from, once every key it reads is checked; throws <see cref="SettingsException"/> naming the first problem.</summary>
+    public static ImageClassificationSet Check(TrainerSettings settings, int[] kappas)
+    {
+        string? problem = SettingsValidation.ModelAndDataProblem(settings)
+            ?? (settings.Probe.MicroBatches < 1 || kappas.Any(kappa => settings.Probe.MicroBatches % kappa != 0)
+                ? $"Probe:MicroBatches = {settings.Probe.MicroBatches} must be a positive multiple of every κ in Sweep:Kappas ({settings.Sweep.Kappas}), so every run sees the same micro-batches"
+                : null)
+            ?? (settings.Probe.Warmup < 0 ? $"Probe:Warmup = {settings.Probe.Warmup} must be 0 or more" : null)
+            ?? SettingsValidation.OptimizerProblem(() => SettingsValidation.Hyperparameters(settings.Optimizer).Validate());
+        if (problem is not null)
+            throw new SettingsException(problem);
+        var data = ImageClassificationSet.Load(settings.Data.Name, settings.Data.Dir, train: true, settings.Train.Seed);
+        if (ModelFactory.Problem(settings.Model, data.Shape) is { } modelProblem)
+            throw new SettingsException(modelProblem);
+        return data;
+    }
+
+    public IReadOnlyList<Run> Measure(Action<string> progress)
     {
         using var scope = NewDisposeScope();
-        using var data = ImageClassificationSet.Load(settings.Data, settings.DataDirectory, train: true, settings.Seed);
-        manual_seed(settings.Seed);
-        var model = Mlp.Create(data.Images[0].numel(), settings.Hidden, ImageClassificationSet.ClassCount);
-        using var parameters = new FlatParameters(model);
-        // Every rank starts from rank 0's weights, whatever its random state.
-        communicator.Broadcast(MemoryMarshal.Cast<byte, float>(parameters.Weights.bytes), root: 0);
+        manual_seed(settings.Train.Seed);
+        using var replica = new ModelReplica(ModelFactory.Create(settings.Model, data.Shape, ImageClassificationSet.ClassCount));
+        FlatParameters parameters = replica.Parameters;
+        replica.TakeRankZeros(communicator);
         using Tensor initial = parameters.Weights.clone();
-        using var sums = new StepBuffer(parameters.Count);
-        var stream = new MicroBatchStream(data.Count, settings.MicroBatchSize, settings.Seed);
+        using var sums = new StepBuffer(parameters.Count, replica.Buffers.Count);
+        var stream = new MicroBatchStream(data.Count, settings.Batch.MicroBatchSize, settings.Train.Seed);
+        int warmup = settings.Probe.Warmup, microBatches = settings.Probe.MicroBatches;
 
         var runs = new List<Run>();
-        foreach (double learningRate in settings.LearningRates)
+        foreach (double learningRate in learningRates)
         {
-            progress($"base learning rate {learningRate:G3}: {settings.WarmupMicroBatches} warm-up micro-batches of Micro-Adam, " +
-                     $"then Micro-Adam, BSI-Adam and Adam at κ = {string.Join(", ", settings.Kappas)} on the next {settings.MicroBatches}");
-            var hyperparameters = new AdamHyperparameters(learningRate, settings.Gamma1, settings.Gamma2);
+            progress($"base learning rate {learningRate:G3}: {warmup} warm-up micro-batches of Micro-Adam, " +
+                     $"then Micro-Adam, BSI-Adam and Adam at κ = {string.Join(", ", kappas)} on the next {microBatches}");
+            AdamHyperparameters hyperparameters = SettingsValidation.Hyperparameters(settings.Optimizer) with { LearningRate = learningRate };
             parameters.Weights.copy_(initial);
-            using var warm = new FlatOptimizer(parameters.Weights, OptimizerKind.MicroAdam, hyperparameters, ScalingRule.Linear, settings.MaxKappa);
-            Steps(warm, kappa: 1, first: 0, count: settings.WarmupMicroBatches);
+            using var warm = new FlatOptimizer(parameters.Weights, OptimizerKind.MicroAdam, hyperparameters, ScalingRule.Linear, MaxKappa);
+            Steps(warm, kappa: 1, first: 0, count: warmup);
             using Tensor start = parameters.Weights.clone();
 
             using Tensor micro = Train(OptimizerKind.MicroAdam, ScalingRule.Linear, kappa: 1);
             using Tensor microChange = micro - start;
             double microDistance = microChange.norm().item<float>();
             foreach ((OptimizerKind kind, ScalingRule rule) in new[] { (OptimizerKind.BsiAdam, ScalingRule.Linear), (OptimizerKind.Adam, ScalingRule.Sqrt) })
-                foreach (int kappa in settings.Kappas)
+                foreach (int kappa in kappas)
                 {
                     using Tensor merged = Train(kind, rule, kappa);
                     using Tensor gap = merged - micro;
@@ -62,9 +84,9 @@ internal sealed class InvarianceProbe(ICommunicator communicator, ProbeSettings 
             Tensor Train(OptimizerKind kind, ScalingRule rule, int kappa)
             {
                 parameters.Weights.copy_(start);
-                using var optimizer = new FlatOptimizer(parameters.Weights, kind, hyperparameters, rule, settings.MaxKappa);
+                using var optimizer = new FlatOptimizer(parameters.Weights, kind, hyperparameters, rule, MaxKappa);
                 optimizer.State.CopyFrom(warm.State);
-                Steps(optimizer, kappa, settings.WarmupMicroBatches, settings.MicroBatches);
+                Steps(optimizer, kappa, warmup, microBatches);
                 return parameters.Weights.clone();
             }
         }
@@ -75,22 +97,12 @@ internal sealed class InvarianceProbe(ICommunicator communicator, ProbeSettings 
             for (int step = first; step < first + count; step += kappa)
             {
                 sums.Clear();
-                for (int k = 0; k < kappa; k++)
-                    if (k % communicator.Size == communicator.Rank)
-                        AccumulateGradient(stream.Indices(step + k));
+                for (int k = communicator.Rank; k < kappa; k += communicator.Size)
+                    replica.AddMicroBatch(sums, data, stream.Indices(step + k), k, kappa);
                 sums.Reduce(communicator, stopRequested: false);
                 optimizer.Step(sums.S1, sums.S2, kappa);
+                replica.EndStep(sums, skipped: false);
             }
-        }
-
-        void AccumulateGradient(long[] indices)
-        {
-            using var step = NewDisposeScope();
-            using Tensor index = tensor(indices);
-            parameters.ZeroGradients();
-            Tensor loss = nn.functional.cross_entropy(model.forward(data.Images.index_select(0, index)), data.Labels.index_select(0, index));
-            loss.backward();
-            sums.Add(parameters.Gradients, loss.item<float>(), indices.Length);
         }
     }
 

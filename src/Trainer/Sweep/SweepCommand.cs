@@ -16,36 +16,18 @@ namespace HpcAdam.Trainer.Sweep;
 /// </summary>
 internal static class SweepCommand
 {
-    private const string Name = "hpcadam sweep";
     public const string SettingsFile = "sweep.json", CurvesFile = "curves.csv", GapFile = "invariance.json", FigureFile = "invariance.png";
     public const string DivergedFile = "diverged";
 
-    public static Command Create()
-    {
-        var config = new Option<string?>("--config") { Description = "A JSON file of settings: the training settings of every run, and the Sweep section." };
-        var command = new Command("sweep",
-            "Does batch-size invariance hold? Train {BSI-Adam (linear rule), Adam (sqrt rule)} × Sweep:Lrs × Sweep:Kappas on the same\n" +
-            "Sweep:Samples of the same sample stream (rates given at B_max), then write curves.csv, invariance.json and invariance.png\n" +
-            "to Sweep:Dir and print the invariance gap per optimizer and learning rate. Settings as for 'hpcadam train'.")
-        {
-            config,
-        };
-        command.TreatUnmatchedTokensAsErrors = false;
-        command.SetAction(parsed =>
-        {
-            SweepPlan plan;
-            try
+    public static Command Create() =>
+        SettingsCommand.Create("sweep",
+            "Does batch-size invariance hold? Train BSI-Adam and Adam over Sweep:Lrs × Sweep:Kappas on the same samples; write curves, the gap table and a figure.",
+            key => key.Section != nameof(TrainerSettings.Probe) && !SweepPlan.SetPerRun.Contains(key.Path),
+            (_, settings) =>
             {
-                plan = Check(SettingsLoader.Load(parsed.GetValue(config), parsed.UnmatchedTokens));
-            }
-            catch (Exception error) when (error is SettingsException or DataFileException)
-            {
-                return UsageError.Report($"{Name}: {error.Message}");
-            }
-            return Job.Run(communicator => Run(communicator, plan));
-        });
-        return command;
-    }
+                SweepPlan plan = Check(settings);
+                return Job.Run(communicator => Run(communicator, plan));
+            });
 
     /// <summary>Every run's settings and the data, checked before MPI starts; a folder holding another sweep is refused.</summary>
     private static SweepPlan Check(TrainerSettings settings)

@@ -8,7 +8,7 @@ namespace HpcAdam.Trainer.Sweep;
 internal sealed record SweepRun(string Optimizer, string Scaling, double Lr, int Kappa, string Name);
 
 /// <summary>
-/// The grid of the paper's §5 (ALGORITHMS.md, "Headline results"): {BSI-Adam with the linear
+/// The grid of the paper's §5 (docs/ALGORITHMS.md, "Scale of the results to reproduce"): {BSI-Adam with the linear
 /// rule, standard Adam with the square-root rule} × base learning rates × κ over a fixed M.
 /// Every hyperparameter is given at B_max = M·κ_max and scaled to each κ (η' = η0·B/B_max or
 /// η0·√(B/B_max), γ' = γ·B/B_max), the learning rate is constant, and every run trains on the
@@ -17,6 +17,10 @@ internal sealed record SweepRun(string Optimizer, string Scaling, double Lr, int
 internal sealed class SweepPlan
 {
     public static readonly (string Optimizer, string Scaling)[] Optimizers = [("adam", "sqrt"), ("bsi-adam", "linear")];
+
+    /// <summary>The keys <see cref="SettingsOf"/> sets for each run, whatever the configuration says.</summary>
+    public static readonly string[] SetPerRun =
+        ["Optimizer:Name", "Optimizer:Scaling", "Optimizer:Lr", "Optimizer:ReferenceKappa", "Batch:Kappa", "Train:Steps", "Train:Epochs", "Eval:Every", "Checkpoint:Every", "Run:Dir"];
 
     private SweepPlan(TrainerSettings baseSettings, int[] kappas, double[] lrs, string directory)
     {
@@ -38,20 +42,27 @@ internal sealed class SweepPlan
     public static SweepPlan From(TrainerSettings settings)
     {
         SweepSettings sweep = settings.Sweep;
-        int[] kappas = Parse<int>(sweep.Kappas, "Sweep:Kappas", text => int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int k) && k >= 1 ? k : (int?)null);
-        double[] lrs = Parse<double>(sweep.Lrs, "Sweep:Lrs",
-            text => double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double lr) && lr > 0 && double.IsFinite(lr) ? lr : (double?)null);
+        (int[] kappas, double[] lrs) = Grid(sweep);
         long batchMax = (long)kappas[^1] * settings.Batch.MicroBatchSize;
         if (sweep.Samples < batchMax || sweep.Samples % batchMax != 0)
             throw new SettingsException($"Sweep:Samples = {sweep.Samples} must be a positive multiple of B_max = {batchMax} (M × the largest κ), so every run sees the same samples");
         if (sweep.EvalEverySamples < batchMax || sweep.EvalEverySamples % batchMax != 0 || sweep.Samples % sweep.EvalEverySamples != 0)
             throw new SettingsException($"Sweep:EvalEverySamples = {sweep.EvalEverySamples} must be a multiple of B_max = {batchMax} that divides Sweep:Samples = {sweep.Samples}");
-        if (!(sweep.Threshold > 0))
-            throw new SettingsException($"Sweep:Threshold = {sweep.Threshold.ToString(CultureInfo.InvariantCulture)} must be positive");
         if (SamplingTestName(settings) != "none")
             throw new SettingsException("Adaptive:Test must be none in a sweep: every run keeps its κ");
         sweep.Dir = sweep.Dir.Length > 0 ? sweep.Dir : Path.Combine("sweeps", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
         return new SweepPlan(settings, kappas, lrs, sweep.Dir);
+    }
+
+    /// <summary>Sweep:Kappas and Sweep:Lrs, each sorted without repeats, and a checked Sweep:Threshold; the grid invariance-probe measures too.</summary>
+    public static (int[] Kappas, double[] Lrs) Grid(SweepSettings sweep)
+    {
+        int[] kappas = Parse<int>(sweep.Kappas, "Sweep:Kappas", text => int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int k) && k >= 1 ? k : (int?)null);
+        double[] lrs = Parse<double>(sweep.Lrs, "Sweep:Lrs",
+            text => double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double lr) && lr > 0 && double.IsFinite(lr) ? lr : (double?)null);
+        if (!(sweep.Threshold > 0))
+            throw new SettingsException($"Sweep:Threshold = {sweep.Threshold.ToString(CultureInfo.InvariantCulture)} must be positive");
+        return (kappas, lrs);
     }
 
     /// <summary>The settings of one run: the base settings with the run's optimizer, rule, rates at B_max, κ, length and folder.</summary>

@@ -11,7 +11,7 @@ internal sealed record KappaChange(long Step, int Old, int New, string Test, dou
 internal sealed record TestVerdict(double? RequestedKappa, double? InnerProductKappa, double? OrthogonalityKappa, KappaChange? Change);
 
 /// <summary>
-/// The adaptive batch size (ALGORITHMS.md, "Adaptive batch size"). Every rank calls it with the
+/// The adaptive batch size (docs/ALGORITHMS.md, "Adaptive batch size"). Every rank calls it with the
 /// same reduced sums after the same step, so every rank takes the same decision without another
 /// collective. κ only grows, to the κ the failing test asks for (rounded up), never beyond
 /// κ_max. It also smooths the noise scale, which every run logs.

@@ -4,8 +4,8 @@ using static TorchSharp.torch;
 namespace HpcAdam.Trainer.Training;
 
 /// <summary>
-/// A model whose parameters and gradients live in two contiguous float32 buffers (ARCHITECTURE.md,
-/// fixed): every parameter is a view into <see cref="Weights"/> and its gradient a view into
+/// A model whose parameters and gradients live in two contiguous float32 buffers (docs/ALGORITHMS.md,
+/// "The step"), so the step sums and communicates them as one: every parameter is a view into <see cref="Weights"/> and its gradient a view into
 /// <see cref="Gradients"/>, in the order of <c>named_parameters()</c>. The optimizer updates the
 /// weights in place and backward accumulates into the gradient views, so nothing is ever copied
 /// between the model and the flat layout.

@@ -6,7 +6,7 @@ namespace HpcAdam.Trainer.Training;
 
 /// <summary>
 /// How the inner-product and orthogonality tests get ⟨g_k, ḡ⟩ without keeping every micro-batch
-/// gradient until the all-reduce (ALGORITHMS.md offers both; this is the documented choice):
+/// gradient until the all-reduce (docs/ALGORITHMS.md offers both; this is the documented choice):
 /// each rank projects its micro-batch gradients on the previous step's unit direction
 /// d = ḡ_{s−1}/‖ḡ_{s−1}‖, which every rank holds identically, and the step's all-reduce carries
 /// two extra scalars, Σ_k a_k and Σ_k a_k² with a_k = ⟨g_k, d⟩ − c. The shift c = ‖ḡ_{s−1}‖, the

@@ -6,9 +6,10 @@ using static TorchSharp.torch;
 namespace HpcAdam.Trainer.Training;
 
 /// <summary>
-/// The one buffer a step communicates (ARCHITECTURE.md, "The step"): [S1 | S2 | loss sum,
-/// sample count, non-finite flag, stop request, Σa_k, Σa_k²], the last two the projections of
-/// the micro-batch gradients that the inner-product tests need. Each rank adds its micro-batches, one
+/// The one buffer a step communicates (docs/ALGORITHMS.md, "The step"): [S1 | S2 | buffer changes |
+/// loss sum, sample count, non-finite flag, stop request, Σa_k, Σa_k²], the buffer changes those of
+/// <see cref="ModelBuffers"/>, the last two scalars the projections of the micro-batch gradients that
+/// the inner-product tests need. Each rank adds its micro-batches, one
 /// all-reduce sums the whole buffer, and every rank then reads the same totals, so a NaN on one
 /// rank makes every rank skip the same step, and a signal to one rank stops every rank after the
 /// same step, without another collective.
@@ -17,16 +18,17 @@ internal sealed class StepBuffer : IDisposable
 {
     private const int LossSum = 0, SampleCount = 1, NonFinite = 2, Stop = 3, ProjectionSum = 4, ProjectionSquareSum = 5, ScalarCount = 6;
 
-    private readonly long _parameters;
+    private readonly Tensor _scalars;
     private double _localLossSum, _localProjectionSum, _localProjectionSquareSum;
     private long _localSamples;
 
-    public StepBuffer(long parameters)
+    public StepBuffer(long parameters, long bufferElements)
     {
-        _parameters = parameters;
-        Buffer = zeros(2 * parameters + ScalarCount);
+        Buffer = zeros(2 * parameters + bufferElements + ScalarCount);
         S1 = Buffer.narrow(0, 0, parameters);
         S2 = Buffer.narrow(0, parameters, parameters);
+        BufferChanges = Buffer.narrow(0, 2 * parameters, bufferElements);
+        _scalars = Buffer.narrow(0, 2 * parameters + bufferElements, ScalarCount);
     }
 
     public Tensor Buffer { get; }
@@ -36,6 +38,9 @@ internal sealed class StepBuffer : IDisposable
 
     /// <summary>Σ_k g_k⊙g_k over the step's micro-batches.</summary>
     public Tensor S2 { get; }
+
+    /// <summary>The weighted changes of the model's buffers (<see cref="ModelBuffers.AddChange"/>), summed like S1.</summary>
+    public Tensor BufferChanges { get; }
 
     /// <summary>After <see cref="Reduce"/>: the summed loss of every sample of the step.</summary>
     public double TotalLoss { get; private set; }
@@ -80,7 +85,7 @@ internal sealed class StepBuffer : IDisposable
         scalars[LossSum] = (float)_localLossSum;
         scalars[SampleCount] = _localSamples;
         // S2 is non-negative, so its sum is finite exactly when every g_k² is.
-        bool nonFinite = !double.IsFinite(_localLossSum) || !float.IsFinite(S2.sum().item<float>());
+        bool nonFinite = !double.IsFinite(_localLossSum) || !float.IsFinite(S2.sum().item<float>()) || !BufferChanges.isfinite().all().item<bool>();
         scalars[NonFinite] = nonFinite ? 1 : 0;
         scalars[Stop] = stopRequested ? 1 : 0;
         scalars[ProjectionSum] = (float)_localProjectionSum;
@@ -92,12 +97,14 @@ internal sealed class StepBuffer : IDisposable
         Projections = (scalars[ProjectionSum], scalars[ProjectionSquareSum]);
     }
 
-    private Span<float> Scalars() => MemoryMarshal.Cast<byte, float>(Buffer.bytes).Slice((int)(2 * _parameters), ScalarCount);
+    private Span<float> Scalars() => MemoryMarshal.Cast<byte, float>(_scalars.bytes);
 
     public void Dispose()
     {
         S1.Dispose();
         S2.Dispose();
+        BufferChanges.Dispose();
+        _scalars.Dispose();
         Buffer.Dispose();
     }
 }

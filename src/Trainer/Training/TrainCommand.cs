@@ -9,48 +9,28 @@ using static TorchSharp.torch;
 namespace HpcAdam.Trainer.Training;
 
 /// <summary>
-/// `hpcadam train [--config FILE] [--Section:Key=value ...]`. Everything a user can get wrong
-/// (keys, values, data files, the run folder) is checked before a rank touches MPI or writes a
-/// file, and reported as one line with exit code 2.
+/// `hpcadam train [--config FILE] [--Section:Key=value ...] [--Resume ...]`. Everything a user can
+/// get wrong (keys, values, data files, the run folder) is checked before a rank touches MPI or
+/// writes a file, and reported as one line with exit code 2.
 /// </summary>
 internal static class TrainCommand
 {
-    private const string Name = "hpcadam train";
-
     public static Command Create()
     {
-        var config = new Option<string?>("--config") { Description = "A JSON file of settings ({\"Optimizer\": {\"Lr\": 0.001}, ...})." };
         var resume = new Option<string?>("--Resume")
         {
             Description = "Go on from a checkpoint: 'latest' (the newest in Run:Dir; a run without one starts fresh), a run folder, or a checkpoint folder.",
         };
-        var command = new Command("train",
-            "Train a model data-parallel with one all-reduce of [Σg | Σg²] per step. Settings come from --config, then\n" +
-            $"{SettingsLoader.EnvironmentPrefix}Section__Key environment variables, then --Section:Key=value arguments. Keys:\n  " +
-            string.Join(", ", SettingsLoader.KnownKeys()))
-        {
-            config, resume,
-        };
-        command.TreatUnmatchedTokensAsErrors = false;
-        command.SetAction(parsed =>
-        {
-            TrainingJob job;
-            try
+        return SettingsCommand.Create("train",
+            "Train a model data-parallel: one all-reduce of [Σg | Σg² | buffers | scalars] per step, batch-size-invariant Adam on every rank.",
+            key => key.Section is not (nameof(TrainerSettings.Sweep) or nameof(TrainerSettings.Probe)),
+            (parsed, settings) =>
             {
-                job = Prepare(parsed.GetValue(config), parsed.GetValue(resume), parsed.UnmatchedTokens);
-            }
-            catch (Exception error) when (error is SettingsException or DataFileException)
-            {
-                return UsageError.Report($"{Name}: {error.Message}");
-            }
-            return Job.Run(communicator => new TrainingRun(communicator, job).Execute());
-        });
-        return command;
+                TrainingJob job = Prepare(settings, parsed.GetValue(resume));
+                return Job.Run(communicator => new TrainingRun(communicator, job).Execute());
+            },
+            resume);
     }
-
-    /// <summary>Reads and checks everything; throws <see cref="SettingsException"/> naming the first problem.</summary>
-    private static TrainingJob Prepare(string? configFile, string? resume, IReadOnlyList<string> overrides) =>
-        Prepare(SettingsLoader.Load(configFile, overrides), resume);
 
     /// <summary>Checks settings, loads the data and builds the model: a job ready to run (also one run of a sweep).</summary>
     public static TrainingJob Prepare(TrainerSettings settings, string? resume)
@@ -60,7 +40,7 @@ internal static class TrainCommand
 
         ImageClassificationSet train = ImageClassificationSet.Load(settings.Data.Name, settings.Data.Dir, train: true, settings.Train.Seed);
         ImageClassificationSet test = ImageClassificationSet.Load(settings.Data.Name, settings.Data.Dir, train: false, settings.Train.Seed);
-        var shape = new ImageShape(train.Shape.Channels, train.Shape.Height, train.Shape.Width);
+        ImageShape shape = train.Shape;
         Require(ModelFactory.Problem(settings.Model, shape));
         if (settings.Batch.MicroBatchSize > train.Count)
             Require($"Batch:MicroBatchSize = {settings.Batch.MicroBatchSize} is larger than the {train.Count} training samples of {settings.Data.Name}");

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using HpcAdam.Collectives;
 using HpcAdam.Optim;
 using HpcAdam.Trainer.Configuration;
@@ -42,7 +41,7 @@ internal sealed record TrainingJob(
 internal sealed class DivergedException(string message) : InvalidOperationException(message);
 
 /// <summary>
-/// The training loop (ARCHITECTURE.md, "The step"). Step s takes the next κ micro-batches of the
+/// The training loop (docs/ALGORITHMS.md, "The step"). Step s takes the next κ micro-batches of the
 /// global stream; micro-batch k goes to rank k mod P, which adds its gradient to S1 and S2; one
 /// all-reduce sums [S1 | S2 | scalars]; every rank applies the identical optimizer step.
 /// </summary>
@@ -53,14 +52,14 @@ internal sealed class TrainingRun(ICommunicator communicator, TrainingJob job)
 
     public int Execute()
     {
-        // The ranks on a node share its cores, as torchrun's OMP_NUM_THREADS=1 default intends.
+        // The ranks on a node share its cores: each takes its share rather than all of them, which would oversubscribe them P times.
         if (Environment.GetEnvironmentVariable("OMP_NUM_THREADS") is null)
             set_num_threads(Math.Max(1, Environment.ProcessorCount / communicator.LocalSize));
-        using var parameters = new FlatParameters(_model);
+        using var replica = new ModelReplica(_model);
+        FlatParameters parameters = replica.Parameters;
         if (RankAgreement.Configuration(communicator, job.ConfigurationSha256, parameters.Count) is { } disagreement)
             return UsageError.Report($"hpcadam train: {disagreement}");
-        // Every rank starts from rank 0's weights, whatever its random state.
-        communicator.Broadcast(MemoryMarshal.Cast<byte, float>(parameters.Weights.bytes), root: 0);
+        replica.TakeRankZeros(communicator);
         RequireAgreement(parameters, optimizer: null, "after the broadcast of the initial weights");
 
         int firstKappa = _settings.Batch.Kappa, microBatchSize = _settings.Batch.MicroBatchSize;
@@ -74,6 +73,7 @@ internal sealed class TrainingRun(ICommunicator communicator, TrainingJob job)
         try
         {
             resumed = Resumption.Restore(communicator, job.Resume, job, _model, parameters, optimizer.State, controller);
+            replica.Buffers.Remember();
         }
         catch (CheckpointException error)
         {
@@ -84,7 +84,7 @@ internal sealed class TrainingRun(ICommunicator communicator, TrainingJob job)
 
         var stream = new MicroBatchStream(job.Train.Count, microBatchSize, _settings.Train.Seed);
         var faults = FaultInjection.FromEnvironment(communicator.Rank);
-        using var buffer = new StepBuffer(parameters.Count);
+        using var buffer = new StepBuffer(parameters.Count, replica.Buffers.Count);
         using var signals = new StopSignals();
         using var watchdog = new CollectiveWatchdog(communicator.Rank, _settings.Check.TimeoutSeconds, () => signals.Received is not null);
         using RunFolder? folder = communicator.Rank == 0
@@ -111,7 +111,13 @@ internal sealed class TrainingRun(ICommunicator communicator, TrainingJob job)
             timings.StartStep();
             buffer.Clear();
             for (int k = communicator.Rank; k < kappa; k += communicator.Size)
-                AddMicroBatch(stream.Indices(cursor + k), poison: faults.At("nonfinite", step));
+            {
+                replica.AddMicroBatch(buffer, job.Train, stream.Indices(cursor + k), k, kappa);
+                if (controller.Direction is { Known: true } direction)
+                    buffer.AddProjection(direction.Project(parameters.Gradients));
+                if (faults.At("nonfinite", step))
+                    buffer.S2[0] = float.NaN;
+            }
             timings.ComputeDone();
 
             using (watchdog.Watch("all-reduce", step))
@@ -124,6 +130,9 @@ internal sealed class TrainingRun(ICommunicator communicator, TrainingJob job)
                 skipped++;
             else
                 optimizer.Step(buffer.S1, buffer.S2, kappa, hyperparameterKappa);
+            replica.EndStep(buffer, skipped: buffer.AnyNonFinite);
+            if (_settings.Trace.Buffers)
+                replica.Buffers.Save(TraceFile(step));
             if (faults.At("desync", step))
                 parameters.Weights[0].add_(1e-3f);
             timings.OptimizerDone();
@@ -197,21 +206,13 @@ internal sealed class TrainingRun(ICommunicator communicator, TrainingJob job)
             Console.WriteLine(FormattableString.Invariant(
                 $"test accuracy: {100 * test.Accuracy:0.00}% (test loss {test.Loss:0.0000}) after {finalStep} steps, {samples} samples, {throughput:0} samples/s on {communicator.Size} rank(s); outputs in {job.RunDirectory}"));
         return ExitCodes.Success;
-
-        void AddMicroBatch(long[] indices, bool poison)
-        {
-            using var scope = NewDisposeScope();
-            Tensor index = tensor(indices);
-            parameters.ZeroGradients();
-            Tensor loss = nn.functional.cross_entropy(_model.forward(job.Train.Images.index_select(0, index)), job.Train.Labels.index_select(0, index));
-            loss.backward();
-            if (poison)
-                parameters.Gradients[0] = float.NaN;
-            buffer.Add(parameters.Gradients, loss.item<float>(), indices.Length);
-            if (controller.Direction is { Known: true } direction)
-                buffer.AddProjection(direction.Project(parameters.Gradients));
-        }
     }
+
+    /// <summary>With Trace:Buffers, where this rank writes its buffers after <paramref name="step"/>.</summary>
+    private string TraceFile(long step) =>
+        Path.Combine(job.RunDirectory, TraceFolder, FormattableString.Invariant($"buffers.rank-{communicator.Rank}.step-{step:D8}.safetensors"));
+
+    public const string TraceFolder = "trace";
 
     /// <summary>torch's generator state, for checkpoints: nothing random runs after initialisation today, but augmentation or dropout would.</summary>
     private static string RandomState()
@@ -230,8 +231,7 @@ internal sealed class TrainingRun(ICommunicator communicator, TrainingJob job)
 
     private (double Loss, double Accuracy) Evaluate(long step, long samples, RunFolder? folder, ProgressReporter progress)
     {
-        BufferSynchronization.Average(_model, communicator);
-        (double loss, double accuracy) = Evaluation.Run(_model, job.Test, communicator);
+        (double loss, double accuracy) = Evaluation.Run(_model, job.Test, _settings.Eval.Samples, communicator);
         folder?.Metrics(new JsonLine().Add("event", "eval").Add("step", step).Add("samples", samples).Add("test_loss", loss).Add("test_accuracy", accuracy));
         if (communicator.Rank == 0)
             progress.Note(FormattableString.Invariant($"step {step}: test loss {loss:0.0000}, test accuracy {100 * accuracy:0.00}%"));
@@ -241,7 +241,6 @@ internal sealed class TrainingRun(ICommunicator communicator, TrainingJob job)
     private void Checkpoint(CheckpointState state, FlatParameters parameters, OptimizerState optimizer, ProjectionDirection? direction,
         RunFolder? folder, ProgressReporter progress)
     {
-        BufferSynchronization.Average(_model, communicator);
         if (folder is null)
             return;
         string path = CheckpointWriter.Write(folder.Directory, job.ResolvedConfigurationJson, _model, parameters, optimizer, direction, state);

@@ -29,20 +29,59 @@ public sealed class SettingsLoaderTests() : TemporaryDirectoryTest("hpcadam-sett
     }
 
     [Test]
-    public void AnUnknownKeyAnywhereIsAnErrorNamingIt()
+    public void AnUnknownKeyIsAShortErrorNamingItWhereItCameFromAndTheNearestKey()
     {
-        string file = Write("""{ "Optimizer": { "Learningrate": 0.5 } }""");
+        string file = Write("""{ "Optimizer": { "Lrr": 0.5 } }""");
         Assert.That(() => SettingsLoader.Load(file, []),
-            Throws.TypeOf<SettingsException>().With.Message.StartsWith("unknown configuration key Optimizer:Learningrate (known keys: Model:Name, Model:Hidden,"));
+            Throws.TypeOf<SettingsException>().With.Message.EqualTo($"unknown configuration key Optimizer:Lrr (in {file}): did you mean Optimizer:Lr?"));
         Assert.That(() => SettingsLoader.Load(null, ["--Optimiser:Lr=1"]),
-            Throws.TypeOf<SettingsException>().With.Message.StartsWith("unknown configuration key Optimiser:Lr"));
+            Throws.TypeOf<SettingsException>().With.Message.EqualTo("unknown configuration key Optimiser:Lr (from --Optimiser:Lr): did you mean Optimizer:Lr?"));
+        Environment.SetEnvironmentVariable("HPCADAM__Train__Lr", "0.1");
+        try
+        {
+            // The right name under the wrong section.
+            Assert.That(() => SettingsLoader.Load(null, []),
+                Throws.TypeOf<SettingsException>().With.Message.EqualTo("unknown configuration key Train:Lr (from HPCADAM__Train__Lr): did you mean Optimizer:Lr?"));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("HPCADAM__Train__Lr", null);
+        }
+        Assert.That(() => SettingsLoader.Load(null, ["--Colour:Scheme=dark"]),
+            Throws.TypeOf<SettingsException>().With.Message.EqualTo("unknown configuration key Colour:Scheme (from --Colour:Scheme): --help lists the keys"));
+    }
+
+    [TestCase("Optimizer:Lrs", "Optimizer:Lr")]
+    [TestCase("optimizer:gamma_1", "Optimizer:Gamma1")]
+    [TestCase("Batch:Kapa", "Batch:Kappa")]
+    [TestCase("Batch:MicrobatchSize", "Batch:MicroBatchSize")]
+    [TestCase("Checkpoint:Evry", "Checkpoint:Every")]
+    [TestCase("Sweep:Lr", "Sweep:Lrs")]
+    [TestCase("Model:Layers", null)]
+    public void TheNearestKeyIsAPlausibleTypo(string unknown, string? nearest)
+    {
+        Assert.That(SettingKeys.Nearest(unknown), Is.EqualTo(nearest));
+    }
+
+    [TestCase("--Batch:Kappa=four", "Batch:Kappa = 'four' is not a whole number (from --Batch:Kappa)")]
+    [TestCase("--Optimizer:Lr=fast", "Optimizer:Lr = 'fast' is not a number (from --Optimizer:Lr)")]
+    [TestCase("--Trace:Samples=yes", "Trace:Samples = 'yes' is not true or false (from --Trace:Samples)")]
+    [TestCase("--Train:Steps=1.5", "Train:Steps = '1.5' is not a whole number (from --Train:Steps)")]
+    public void AValueOfTheWrongTypeIsAOneLineErrorNamingTheKey(string argument, string message)
+    {
+        Assert.That(() => SettingsLoader.Load(null, [argument]), Throws.TypeOf<SettingsException>().With.Message.EqualTo(message));
     }
 
     [Test]
-    public void AValueOfTheWrongTypeIsAOneLineErrorNamingTheKey()
+    public void EveryKeyHasADescriptionAndItsDefaultIsTheSettingsDefault()
     {
-        Assert.That(() => SettingsLoader.Load(null, ["--Batch:Kappa=four"]),
-            Throws.TypeOf<SettingsException>().With.Message.Contains("Batch:Kappa").And.Message.Not.Contain("\n"));
+        var defaults = new TrainerSettings();
+        Assert.That(SettingKeys.All, Has.Count.GreaterThan(40));
+        Assert.That(SettingKeys.Find("Optimizer:Lr")!.Default, Is.EqualTo("0.001"));
+        Assert.That(SettingKeys.Find("Optimizer:Eps")!.Default, Is.EqualTo("1e-8"));
+        Assert.That(SettingKeys.Find("Trace:Samples")!.Default, Is.EqualTo("false"));
+        Assert.That(SettingKeys.Find("Model:Name")!.Default, Is.EqualTo(defaults.Model.Name));
+        Assert.That(SettingKeys.All.Select(key => key.Description), Has.All.Not.Empty);
     }
 
     [Test]

@@ -1,3 +1,4 @@
+using HpcAdam.Trainer.Models;
 using HpcAdam.Trainer.Data;
 using TorchSharp;
 
@@ -45,7 +46,7 @@ public sealed class Cifar10BinaryTests() : TemporaryDirectoryTest("hpcadam-cifar
         using var set = Cifar10Binary.Load(TestDirectory, train: false, recordsPerFile: 2);
 
         Assert.That(set.Images.shape, Is.EqualTo(new long[] { 2, 3, 32, 32 }));
-        Assert.That(set.Shape, Is.EqualTo((3, 32, 32)));
+        Assert.That(set.Shape, Is.EqualTo(new ImageShape(3, 32, 32)));
         var expected = new float[2 * 3 * Plane];
         for (int i = 0; i < expected.Length; i++)
             expected[i] = Normalised(0, i / Plane % 3);

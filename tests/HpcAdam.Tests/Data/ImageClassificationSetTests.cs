@@ -1,3 +1,4 @@
+using HpcAdam.Trainer.Models;
 using HpcAdam.Trainer.Data;
 using TorchSharp;
 
@@ -27,7 +28,7 @@ public sealed class ImageClassificationSetTests
 
         Assert.That(set.Count, Is.EqualTo(3));
         Assert.That(set.Images.shape, Is.EqualTo(new long[] { 3, 1, 2, 2 }));
-        Assert.That(set.Shape, Is.EqualTo((1, 2, 2)));
+        Assert.That(set.Shape, Is.EqualTo(new ImageShape(1, 2, 2)));
         Assert.That(set.Images.dtype, Is.EqualTo(torch.ScalarType.Float32));
         Assert.That(set.Labels.dtype, Is.EqualTo(torch.ScalarType.Int64));
         Assert.That(set.Labels.data<long>().ToArray(), Is.EqualTo(new long[] { 7, 2, 9 }));

@@ -6,7 +6,7 @@ namespace HpcAdam.Tests.Optim;
 /// <summary>
 /// A float64 test problem for the theorems: micro-batch k has the loss ½·Σ h_k⊙(w − c_k)², so
 /// its gradient g_k(w) = h_k⊙(w − c_k) depends on where it is taken and differs between
-/// micro-batches. The starting state has seen about t̄/δ steps (ALGORITHMS.md, Theorem 1), so
+/// micro-batches. The starting state has seen about t̄/δ steps (docs/ALGORITHMS.md, Theorem 1), so
 /// bias correction stays finite as δ → 0.
 /// </summary>
 internal sealed class QuadraticMicroBatches : IDisposable

@@ -5,7 +5,7 @@ using TorchSharp;
 namespace HpcAdam.Tests.Optim;
 
 /// <summary>
-/// The paper's Theorems 1 and 2 as measurements in float64 (ALGORITHMS.md): with η = δ·η̄ and
+/// The paper's Theorems 1 and 2 as measurements in float64 (docs/ALGORITHMS.md): with η = δ·η̄ and
 /// γ = δ·γ̄, BSI-Adam's merged steps track Micro-Adam to O(δ) — the relative discrepancy falls
 /// about tenfold per tenfold fall of δ — while standard Adam's v does not.
 /// </summary>
@@ -39,7 +39,7 @@ public sealed class TheoremTests
     public void Theorem1StandardAdamsSecondMomentKeepsTheVarianceOfTheMicroBatchGradients()
     {
         using var problem = new QuadraticMicroBatches(Kappa, dimension: 64, seed: 2);
-        // The limit ALGORITHMS.md predicts: (Δv_micro − Δv_std)/δ → κ·γ̄2·(mean_k g_k² − ḡ²), at the start.
+        // The limit docs/ALGORITHMS.md predicts: (Δv_micro − Δv_std)/δ → κ·γ̄2·(mean_k g_k² − ḡ²), at the start.
         using torch.Tensor gradients = torch.stack(Enumerable.Range(0, Kappa).Select(k => problem.Gradient(k, problem.Start[0])).ToArray());
         using torch.Tensor limit = Kappa * 0.5 * (gradients.square().mean([0]) - gradients.mean([0]).square());
 

@@ -7,14 +7,17 @@ namespace HpcAdam.Tests.Probe;
 public sealed class InvarianceProbeTests() : TemporaryDirectoryTest("hpcadam-probe-")
 {
     private static readonly string[] s_small =
-        ["invariance-probe", "--data", "synthetic", "--hidden", "32", "--warmup", "32", "--micro-batches", "16", "--kappas", "1,4,16", "--lrs", "1e-4,1e-2"];
+        ["invariance-probe", "--Data:Name=synthetic", "--Model:Hidden=32", "--Probe:Warmup=32", "--Probe:MicroBatches=16", "--Sweep:Lrs=1e-4,1e-2"];
 
     [Test]
     public void BsiAdamStaysCloserToMicroAdamThanStandardAdamAndTwoRanksAgreeWithOne()
     {
+        // The grid from a configuration file, the rest from arguments: the same layers as hpcadam train.
+        string config = Path.Combine(TestDirectory, "grid.json");
+        File.WriteAllText(config, """{ "Sweep": { "Kappas": "1,4,16" } }""");
         string alone = Path.Combine(TestDirectory, "alone.json"), twoRanks = Path.Combine(TestDirectory, "two.json");
-        ProcessOutcome single = ChildProcess.RunAlone([.. s_small, "--json", alone]);
-        ProcessOutcome parallel = ChildProcess.MpiRun(2, ChildProcess.Hpcadam, [.. s_small, "--json", twoRanks]);
+        ProcessOutcome single = ChildProcess.RunAlone([.. s_small, "--config", config, "--json", alone]);
+        ProcessOutcome parallel = ChildProcess.MpiRun(2, ChildProcess.Hpcadam, [.. s_small, "--config", config, "--json", twoRanks]);
         Assert.That(single.ExitCode, Is.Zero, single.ToString());
         Assert.That(parallel.ExitCode, Is.Zero, parallel.ToString());
         Assert.That(single.Stdout, Does.Contain("critical learning rate: "));
@@ -32,14 +35,18 @@ public sealed class InvarianceProbeTests() : TemporaryDirectoryTest("hpcadam-pro
         });
     }
 
-    [TestCase("--kappas", "3", "must be a positive multiple of every κ")]
-    [TestCase("--lrs", "0", "--lrs must list positive base learning rates")]
-    [TestCase("--kappas", "one", "take comma-separated numbers")]
-    public void BadSettingsAreOneLineUsageErrors(string option, string value, string message)
+    [TestCase("--Sweep:Kappas=3", "Probe:MicroBatches = 16 must be a positive multiple of every κ in Sweep:Kappas (3)")]
+    [TestCase("--Sweep:Lrs=0", "Sweep:Lrs = '0' must be comma-separated positive numbers")]
+    [TestCase("--Sweep:Kappas=one", "Sweep:Kappas = 'one' must be comma-separated positive numbers")]
+    [TestCase("--Probe:Warmup=-1", "Probe:Warmup = -1 must be 0 or more")]
+    [TestCase("--Optimizer:Gamma1=2", "Optimizer:Gamma1 = 2 must lie in (0, 1)")]
+    [TestCase("--Model:Name=vit", "Model:PatchSize = 5 must divide")]
+    [TestCase("--Probe:Warmpu=3", "unknown configuration key Probe:Warmpu (from --Probe:Warmpu): did you mean Probe:Warmup?")]
+    public void BadSettingsAreOneLineUsageErrors(string argument, string message)
     {
-        ProcessOutcome outcome = ChildProcess.RunAlone(["invariance-probe", "--data", "synthetic", option, value]);
+        ProcessOutcome outcome = ChildProcess.RunAlone(["invariance-probe", "--Data:Name=synthetic", "--Probe:MicroBatches=16", "--Sweep:Kappas=1,4", "--Model:PatchSize=5", argument]);
         Assert.That(outcome.ExitCode, Is.EqualTo(2), outcome.ToString());
-        Assert.That(outcome.Stderr.Trim(), Does.Contain(message).And.Not.Contain("\n"));
+        Assert.That(outcome.Stderr.Trim(), Does.StartWith("hpcadam invariance-probe: " + message).And.Not.Contain("\n"));
     }
 
     [Test]
