@@ -5,8 +5,8 @@ namespace HpcAdam.Optim;
 
 /// <summary>
 /// One optimizer over one flat parameter buffer, updated in place from the step's sums
-/// S1 = Σ_k g_k and S2 = Σ_k g_k⊙g_k over its κ micro-batches (docs/ALGORITHMS.md, "The three
-/// optimizers"). Hyperparameters are given at a reference κ and scaled by the configured rule
+/// S1 = Σ_k g_k and S2 = Σ_k g_k⊙g_k over its κ micro-batches
+/// (docs/ALGORITHMS.md, "The three optimizers"). Hyperparameters are given at a reference κ and scaled by the configured rule
 /// for each step's κ, so κ may change between steps. On host memory the step is one fused
 /// vectorised pass; on a GPU a few whole-buffer tensor operations.
 /// </summary>
