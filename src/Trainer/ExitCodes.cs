@@ -10,4 +10,10 @@ internal static class ExitCodes
 
     /// <summary>Bad arguments or configuration: nothing was run.</summary>
     public const int Usage = 2;
+
+    /// <summary>Another job holds the run (or sweep) folder, or it cannot be locked: nothing was run or written.</summary>
+    public const int FolderBusy = 3;
+
+    /// <summary>A checkpoint could not be written (a full disk, a quota): the job stopped; the newest whole checkpoint is intact.</summary>
+    public const int CheckpointFailed = 4;
 }

@@ -99,6 +99,15 @@ public sealed class StartedProcess : IDisposable
 
     public int Id => _process.Id;
 
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>SIGKILL to the child and everything it started, as a node failure or an OOM killer would end a job.</summary>
+    public void KillTree()
+    {
+        _process.Kill(entireProcessTree: true);
+        _process.WaitForExit();
+    }
+
     /// <summary>Waits for the exit; a child that outlives <paramref name="deadline"/> is killed with its tree and the test fails.</summary>
     public ProcessOutcome Finish(TimeSpan deadline, Stopwatch? clock = null)
     {

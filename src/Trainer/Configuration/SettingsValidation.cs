@@ -47,6 +47,10 @@ internal static class SettingsValidation
             return $"Check:TimeoutSeconds = {settings.Check.TimeoutSeconds} must be 0 (no watchdog) or more";
         if (settings.Checkpoint.Every < 0)
             return $"Checkpoint:Every = {settings.Checkpoint.Every} must be 0 (only at the end) or more";
+        if (settings.Checkpoint.Keep < 0)
+            return $"Checkpoint:Keep = {settings.Checkpoint.Keep} must be 0 (keep all) or more";
+        if (settings.Checkpoint.KeepEvery < 0)
+            return $"Checkpoint:KeepEvery = {settings.Checkpoint.KeepEvery} must be 0 (no milestones) or more";
         if (AdaptiveProblem(settings) is { } adaptive)
             return adaptive;
         if (!OptimizerNames.TryParse(settings.Optimizer.Name, out OptimizerKind kind))

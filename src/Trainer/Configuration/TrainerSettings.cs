@@ -112,6 +112,9 @@ internal sealed class RunSettings
 {
     [Description("where rank 0 writes the run; empty = runs/<UTC time>; never an existing run unless resumed")]
     public string Dir { get; set; } = "";
+
+    [Description("hold an exclusive lock on the run (or sweep) folder, so a second job on it is refused; false only where the file system has no flock")]
+    public bool Lock { get; set; } = true;
 }
 
 internal sealed class EvalSettings
@@ -127,6 +130,12 @@ internal sealed class CheckpointSettings
 {
     [Description("checkpoint every N steps; 0 = only at the end")]
     public int Every { get; set; }
+
+    [Description("keep the newest N checkpoints, deleting older ones once a newer one is complete; 0 = keep all")]
+    public int Keep { get; set; } = 3;
+
+    [Description("never delete a checkpoint whose step is a multiple of N (milestones); 0 = none")]
+    public int KeepEvery { get; set; }
 }
 
 internal sealed class TraceSettings

@@ -37,17 +37,31 @@ internal static class SweepCommand
             if (SettingsValidation.Problem(plan.SettingsOf(run)) is { } problem)
                 throw new SettingsException($"the run {run.Name}: {problem}");
         ImageClassificationSet.Load(settings.Data.Name, settings.Data.Dir, train: true, settings.Train.Seed);
-        string saved = Path.Combine(plan.Directory, SettingsFile);
-        if (File.Exists(saved) && File.ReadAllText(saved) != SettingsLoader.ToJson(settings))
-            throw new SettingsException($"{plan.Directory} holds a sweep with other settings ({saved}): choose another Sweep:Dir");
-        if (!File.Exists(saved) && Directory.Exists(plan.Directory) && Directory.EnumerateFileSystemEntries(plan.Directory).Any())
-            throw new SettingsException($"{plan.Directory} is not empty and holds no {SettingsFile}: choose another Sweep:Dir");
+        if (FolderProblem(plan) is { } folder)
+            throw new SettingsException(folder);
         return plan;
+    }
+
+    /// <summary>Why Sweep:Dir cannot take this sweep: it holds another one, or other files; null when it is new or this sweep's.</summary>
+    private static string? FolderProblem(SweepPlan plan)
+    {
+        string saved = Path.Combine(plan.Directory, SettingsFile);
+        if (File.Exists(saved) && File.ReadAllText(saved) != SettingsLoader.ToJson(plan.BaseSettings))
+            return $"{plan.Directory} holds a sweep with other settings ({saved}): choose another Sweep:Dir";
+        if (!File.Exists(saved) && Directory.Exists(plan.Directory)
+            && Directory.EnumerateFileSystemEntries(plan.Directory).Any(entry => Path.GetFileName(entry) != RunFolderLock.FileName))
+            return $"{plan.Directory} is not empty and holds no {SettingsFile}: choose another Sweep:Dir";
+        return null;
     }
 
     private static int Run(ICommunicator communicator, SweepPlan plan)
     {
         bool root = communicator.Rank == 0;
+        // One sweep per folder, as one job per run folder; checked again under the lock.
+        using RunFolderLock? folderLock = RunFolderLock.TakeOnRankZero(communicator, plan.Directory, "Sweep:Dir", plan.BaseSettings.Run.Lock,
+            () => FolderProblem(plan), out string? refusal);
+        if (refusal is not null)
+            return UsageError.Report($"hpcadam sweep: {refusal}", ExitCodes.FolderBusy);
         if (root)
         {
             Directory.CreateDirectory(plan.Directory);

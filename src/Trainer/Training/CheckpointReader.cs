@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 
 namespace HpcAdam.Trainer.Training;
@@ -17,16 +16,7 @@ internal sealed record CheckpointFiles(string Folder, CheckpointState State, byt
 internal static class CheckpointReader
 {
     /// <summary>The newest checkpoint folder of a run, or null when it has none.</summary>
-    public static string? Latest(string runDirectory)
-    {
-        string parent = Path.Combine(runDirectory, CheckpointWriter.Folder);
-        if (!Directory.Exists(parent))
-            return null;
-        return Directory.GetDirectories(parent)
-            .Where(folder => long.TryParse(Path.GetFileName(folder), NumberStyles.None, CultureInfo.InvariantCulture, out _))
-            .OrderBy(folder => long.Parse(Path.GetFileName(folder), CultureInfo.InvariantCulture))
-            .LastOrDefault();
-    }
+    public static string? Latest(string runDirectory) => CheckpointWriter.Steps(runDirectory).Select(entry => entry.Folder).LastOrDefault();
 
     public static CheckpointFiles Read(string folder)
     {

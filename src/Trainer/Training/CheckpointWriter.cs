@@ -27,7 +27,9 @@ internal sealed record CheckpointState(
 /// config.json (the run's resolved settings), direction.safetensors when an inner-product test
 /// has a projection direction (<see cref="ProjectionDirection"/>), and state.json. The folder is filled under a
 /// temporary name and renamed, so a checkpoint either exists whole or not at all, even if the job
-/// dies while writing it.
+/// dies while writing it. Old checkpoints are deleted the same way round: renamed out of the
+/// numbered names first, so a deletion cut short never leaves a half checkpoint that
+/// <c>--Resume=latest</c> could pick.
 /// </summary>
 internal static class CheckpointWriter
 {
@@ -67,6 +69,53 @@ internal static class CheckpointWriter
             if (Directory.Exists(temporary))
                 Directory.Delete(temporary, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// Deletes the checkpoints that neither are among the newest <paramref name="keep"/> (0 = keep
+    /// all) nor fall on a multiple of <paramref name="keepEvery"/> (0 = no milestones). Called after a
+    /// checkpoint is complete, so the newest, and the one a run resumed from until a newer one
+    /// exists, always stay.
+    /// </summary>
+    public static void Prune(string runDirectory, int keep, int keepEvery)
+    {
+        if (keep == 0)
+            return;
+        foreach ((long step, string folder) in Steps(runDirectory).SkipLast(keep).Where(entry => keepEvery == 0 || entry.Step % keepEvery != 0))
+            Delete(folder, step);
+    }
+
+    /// <summary>
+    /// Removes what a job that died left half done: folders still being written (.STEP.partial.PID)
+    /// or deleted (.STEP.deleting.PID). Only a job holding the run folder's lock may call it.
+    /// </summary>
+    public static void RemoveLeftovers(string runDirectory)
+    {
+        string parent = Path.Combine(runDirectory, Folder);
+        if (Directory.Exists(parent))
+            foreach (string leftover in Directory.GetDirectories(parent, ".*"))
+                Directory.Delete(leftover, recursive: true);
+    }
+
+    /// <summary>The run's whole checkpoints by step, oldest first.</summary>
+    public static IEnumerable<(long Step, string Folder)> Steps(string runDirectory)
+    {
+        string parent = Path.Combine(runDirectory, Folder);
+        if (!Directory.Exists(parent))
+            return [];
+        return Directory.GetDirectories(parent)
+            .Select(folder => (Ok: long.TryParse(Path.GetFileName(folder), NumberStyles.None, CultureInfo.InvariantCulture, out long step), Step: step, Folder: folder))
+            .Where(entry => entry.Ok)
+            .Select(entry => (entry.Step, entry.Folder))
+            .OrderBy(entry => entry.Step)
+            .ToArray();
+    }
+
+    private static void Delete(string folder, long step)
+    {
+        string doomed = Path.Combine(Path.GetDirectoryName(folder)!, FormattableString.Invariant($".{step:D8}.deleting.{Environment.ProcessId}"));
+        Directory.Move(folder, doomed);
+        Directory.Delete(doomed, recursive: true);
     }
 
     public static string Sha256(string path)

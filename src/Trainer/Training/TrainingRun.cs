@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using HpcAdam.Collectives;
 using HpcAdam.Optim;
 using HpcAdam.Trainer.Configuration;
@@ -61,6 +62,13 @@ internal sealed class TrainingRun(ICommunicator communicator, TrainingJob job)
             return UsageError.Report($"hpcadam train: {disagreement}");
         replica.TakeRankZeros(communicator);
         RequireAgreement(parameters, optimizer: null, "after the broadcast of the initial weights");
+        // One job per run folder: refused here, before this job reads a checkpoint or writes a byte.
+        using RunFolderLock? folderLock = RunFolderLock.TakeOnRankZero(communicator, job.RunDirectory, "Run:Dir", _settings.Run.Lock,
+            () => RunFolder.Problem(job.RunDirectory, resuming: job.Resume is not null), out string? refusal);
+        if (refusal is not null)
+            return UsageError.Report($"hpcadam train: {refusal}", ExitCodes.FolderBusy);
+        if (folderLock is not null)
+            CheckpointWriter.RemoveLeftovers(job.RunDirectory);
 
         int firstKappa = _settings.Batch.Kappa, microBatchSize = _settings.Batch.MicroBatchSize;
         OptimizerKind kind = OptimizerNames.Parse(_settings.Optimizer.Name);
@@ -172,10 +180,11 @@ internal sealed class TrainingRun(ICommunicator communicator, TrainingJob job)
 
             if (last || (_settings.Eval.Every > 0 && step % _settings.Eval.Every == 0))
                 test = Evaluate(step, samples, folder, progress);
-            if (last || stopping || (_settings.Checkpoint.Every > 0 && step % _settings.Checkpoint.Every == 0))
-                Checkpoint(new CheckpointState(step, samples, cursor, kappa, controller.Kappa, microBatchSize, communicator.Size, _settings.Optimizer.Name,
+            if ((last || stopping || (_settings.Checkpoint.Every > 0 && step % _settings.Checkpoint.Every == 0))
+                && Checkpoint(new CheckpointState(step, samples, cursor, kappa, controller.Kappa, microBatchSize, communicator.Size, _settings.Optimizer.Name,
                     _settings.Train.Seed, skipped, optimizer.State.C1, optimizer.State.C2, controller.Noise.Numerator, controller.Noise.Denominator,
-                    job.ConfigurationSha256, RandomState(), []), parameters, optimizer.State, controller.Direction, folder, progress);
+                    job.ConfigurationSha256, RandomState(), []), parameters, optimizer.State, controller.Direction, folder, progress) is { } failure)
+                return UsageError.Report($"hpcadam train: {failure}", ExitCodes.CheckpointFailed);
             if (last)
             {
                 finalStep = step;
@@ -238,14 +247,40 @@ internal sealed class TrainingRun(ICommunicator communicator, TrainingJob job)
         return (loss, accuracy);
     }
 
-    private void Checkpoint(CheckpointState state, FlatParameters parameters, OptimizerState optimizer, ProjectionDirection? direction,
+    /// <summary>
+    /// Rank 0 writes the checkpoint and prunes old ones; every rank learns whether it could. A write
+    /// that fails (a full disk, a quota) leaves nothing behind and ends the job on every rank with a
+    /// line naming the step, the reason and the newest whole checkpoint; null when all went well.
+    /// </summary>
+    private string? Checkpoint(CheckpointState state, FlatParameters parameters, OptimizerState optimizer, ProjectionDirection? direction,
         RunFolder? folder, ProgressReporter progress)
     {
-        if (folder is null)
-            return;
-        string path = CheckpointWriter.Write(folder.Directory, job.ResolvedConfigurationJson, _model, parameters, optimizer, direction, state);
-        progress.Note($"checkpoint {path}");
+        string failure = "";
+        if (folder is not null)
+        {
+            try
+            {
+                string path = CheckpointWriter.Write(folder.Directory, job.ResolvedConfigurationJson, _model, parameters, optimizer, direction, state);
+                progress.Note($"checkpoint {path}");
+            }
+            catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+            {
+                failure = $"the checkpoint of step {state.Step} could not be saved ({Reason(error)}) and nothing of it was kept; " +
+                          (CheckpointReader.Latest(folder.Directory) is { } newest
+                              ? $"the newest whole checkpoint is {newest}: go on from it with --Resume=latest once there is room"
+                              : "the run has no whole checkpoint yet");
+            }
+            if (failure.Length == 0)
+                CheckpointWriter.Prune(folder.Directory, _settings.Checkpoint.Keep, _settings.Checkpoint.KeepEvery);
+        }
+        Span<int> failed = [failure.Length > 0 ? 1 : 0];
+        communicator.Broadcast(failed, root: 0);
+        return failed[0] == 0 ? null : communicator.Rank == 0 ? failure : "rank 0 could not save a checkpoint";
     }
+
+    /// <summary>The operating system's words for a failed write ("No space left on device"), without the temporary file's path.</summary>
+    private static string Reason(Exception error) =>
+        error.HResult is > 0 and < 4096 ? Marshal.GetPInvokeErrorMessage(error.HResult) : error.Message;
 
     /// <summary>Whether <see cref="Execute"/> ended early on SIGTERM or SIGUSR1 (with exit code 0), so a caller running several jobs stops too.</summary>
     public bool Stopped { get; private set; }

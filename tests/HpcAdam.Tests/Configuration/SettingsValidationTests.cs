@@ -23,6 +23,8 @@ public sealed class SettingsValidationTests
     [TestCase("--Optimizer:Eps=-1", "Optimizer:Eps = -1 must be a finite number")]
     [TestCase("--Optimizer:WeightDecay=2000", "Optimizer:WeightDecay = 2000 times the learning rate 0.001 must stay below 1")]
     [TestCase("--Eval:Samples=-5", "Eval:Samples = -5 must be 0")]
+    [TestCase("--Checkpoint:Keep=-1", "Checkpoint:Keep = -1 must be 0 (keep all) or more")]
+    [TestCase("--Checkpoint:KeepEvery=-100", "Checkpoint:KeepEvery = -100 must be 0 (no milestones) or more")]
     [TestCase("--Optimizer:Scaling=cubic", "Optimizer:Scaling = 'cubic' is not a scaling rule")]
     [TestCase("--Optimizer:Lr=-1", "Optimizer:Lr = -1 must be a positive finite number")]
     public void ABadValueIsNamed(string argument, string message)
