@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using HpcAdam.Trainer.Training;
 
 namespace HpcAdam.Tests.Training;
 
@@ -83,8 +84,11 @@ public sealed class ResumeTests() : TemporaryDirectoryTest("hpcadam-resume-")
         Assert.That(Snapshot(run), Is.EqualTo(before), $"resuming from {what} changed the run folder");
     }
 
-    /// <summary>Every file under a folder with its SHA-256.</summary>
+    /// <summary>
+    /// Every file under a folder with its SHA-256, but the lock file: a refused resume did hold the
+    /// folder, and the lock file says who held it last.
+    /// </summary>
     private static Dictionary<string, string> Snapshot(string folder) =>
-        Directory.GetFiles(folder, "*", SearchOption.AllDirectories)
+        Directory.GetFiles(folder, "*", SearchOption.AllDirectories).Where(path => Path.GetFileName(path) != RunFolderLock.FileName)
             .ToDictionary(path => Path.GetRelativePath(folder, path), path => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path))));
 }
