@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: set-up (installs what is missing, builds), then
 # every NUnit test, including real mpirun jobs and jobs on a one-node Slurm. Fails when a test
-# fails or when no test ran.
+# fails, when one was skipped, or when none ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -17,6 +17,9 @@ trx="$results/tests.trx"
 [ -f "$trx" ] || { echo "test: no test results were written ($trx): the test run did not start"; exit 1; }
 count() { grep -o "<Counters [^>]*" "$trx" | grep -o " $1=\"[0-9]*\"" | grep -o "[0-9]*"; }
 total=$(count total); passed=$(count passed); failed=$(count failed); executed=$(count executed)
-echo "Tests: $passed passed, $failed failed, $((total - executed)) skipped"
+skipped=$((total - executed))
+echo "Tests: $passed passed, $failed failed, $skipped skipped"
 [ "$executed" -gt 0 ] || { echo "test: no test was executed"; exit 1; }
+# A skipped test proves nothing: every test must run here, so a skip fails the suite.
+[ "$skipped" -eq 0 ] || { echo "test: $skipped test(s) did not run: every test must run (see $trx)"; exit 1; }
 exit "$status"

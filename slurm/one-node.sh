@@ -11,11 +11,14 @@
 #
 #   eval "$(slurm/one-node.sh start)"; srun --mpi=pmix -n 2 ./hpcadam selftest
 #
-# HPCADAM_SLURM_DIR moves the folder (default /tmp/hpcadam-slurm, one Slurm per machine however
-# many checkouts use it). Runs as root (sudo otherwise): slurmd starts job steps as their user.
+# HPCADAM_SLURM_DIR moves the folder (default /tmp/hpcadam-slurm) and HPCADAM_SLURM_PORT the
+# ports (slurmctld's, default 6917, and slurmd's, the next one): each folder is a Slurm of its
+# own, so test runs of two checkouts each start theirs side by side. A start that fails stops
+# what it started. Runs as root (sudo otherwise): slurmd starts job steps as their user.
 set -euo pipefail
 
 dir=${HPCADAM_SLURM_DIR:-/tmp/hpcadam-slurm}
+port=${HPCADAM_SLURM_PORT:-6917}
 conf=$dir/slurm.conf
 socket=$dir/munge/munge.socket
 timeout_s=30
@@ -28,7 +31,7 @@ usage() { echo "usage: slurm/one-node.sh install|start|stop|status" >&2; exit 2;
 case $1 in install | start | stop | status) ;; *) usage ;; esac
 if [ "$(id -u)" -ne 0 ]; then
   command -v sudo >/dev/null || fail "needs root (slurmd starts job steps as their user): run it as root"
-  exec sudo HPCADAM_SLURM_DIR="$dir" "$0" "$@"
+  exec sudo HPCADAM_SLURM_DIR="$dir" HPCADAM_SLURM_PORT="$port" "$0" "$@"
 fi
 
 install() {
@@ -58,8 +61,8 @@ ClusterName=hpcadam-one-node
 # Loopback only: no name resolution, no traffic beyond this machine. Not Slurm's ports
 # 6817/6818, which a site's daemons on this machine would hold.
 SlurmctldHost=$node(127.0.0.1)
-SlurmctldPort=6917
-SlurmdPort=6918
+SlurmctldPort=$port
+SlurmdPort=$((port + 1))
 # The daemons run as root, so a fresh machine needs no slurm account or chown.
 SlurmUser=root
 # No mail on a test node; the default /bin/mail is usually absent and logs an error.
@@ -133,6 +136,8 @@ launch() {
 
 start() {
   install
+  # Whatever fails from here on (a daemon that dies, a time-out), stop what was started.
+  trap 'say "start failed: stopping its daemons"; stop' EXIT
   mkdir -p "$dir/munge" "$dir/slurmctld" "$dir/slurmd"
   chmod 755 "$dir" "$dir/munge"  # munged refuses a socket folder that others can write to
   write_config >"$conf.new"
@@ -161,6 +166,7 @@ start() {
   wait_for slurmd node_is_up "node $(hostname -s) to be idle in sinfo"
 
   say "node $(hostname -s) is $(node_state) ($(sinfo -h -o '%c CPUs' | head -n 1)); logs in $dir"
+  trap - EXIT
   echo "export SLURM_CONF=$conf"
 }
 

@@ -21,10 +21,12 @@ public static class ChildProcess
 
     private static readonly TimeSpan s_defaultDeadline = TimeSpan.FromMinutes(3);
 
-    // Variables by which a launcher announces ranks: a test that runs one process must not
-    // inherit them from whatever started the test run. SLURM_CONF goes too, so no test talks to
-    // a site's Slurm by accident: the Slurm tests hand theirs in `environment`, set after this.
-    private static readonly string[] s_launcherPrefixes = ["OMPI_", "PMIX_", "PMI_", "SLURM_"];
+    // What a child must not inherit from whatever started the test run, so that it sees only
+    // what its test gives it in `environment` (set after this): the variables by which a launcher
+    // announces ranks; SLURM_CONF, so no test talks to a site's Slurm by accident; every HPCADAM
+    // variable (settings, faults, chunk sizes); and the thread counts the product chooses itself.
+    private static readonly string[] s_scrubbedPrefixes = ["OMPI_", "PMIX_", "PMI_", "SLURM_", "HPCADAM"];
+    private static readonly string[] s_scrubbedNames = ["OMP_NUM_THREADS", "MKL_NUM_THREADS"];
 
     public static string Metadata(string key) =>
         typeof(ChildProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == key).Value
@@ -64,7 +66,7 @@ public static class ChildProcess
         };
         foreach (string argument in arguments)
             start.ArgumentList.Add(argument);
-        foreach (string name in start.Environment.Keys.Where(k => s_launcherPrefixes.Any(k.StartsWith)).ToList())
+        foreach (string name in start.Environment.Keys.Where(k => s_scrubbedPrefixes.Any(k.StartsWith) || s_scrubbedNames.Contains(k)).ToList())
             start.Environment.Remove(name);
         // Open MPI refuses to start as root without this; CI runs as root.
         start.Environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1";

@@ -9,14 +9,13 @@ namespace HpcAdam.Trainer.Training;
 /// <summary>
 /// Where a run stood when a checkpoint was written: everything besides weights and moments that
 /// an exact resume needs (the stream cursor, counters, the κ of the next step and the smoothed
-/// noise scale's EMAs, torch's random state), the bias-correction
-/// products c1 and c2 for people reading it (the optimizer file carries them for the resume), and
-/// the SHA-256 of every other file of the checkpoint, checked before any of it is used.
+/// noise scale's EMAs, torch's random state), and the bias-correction products c1 and c2 for
+/// people reading it (the optimizer file carries them for the resume).
 /// </summary>
 internal sealed record CheckpointState(
     long Step, long Samples, long MicroBatchesConsumed, int Kappa, int NextKappa, int MicroBatchSize, int WorldSize, string Optimizer,
     long Seed, long Skipped, double C1, double C2, double NoiseNumerator, double NoiseDenominator, string ConfigSha256,
-    string TorchRngState, Dictionary<string, string> Files)
+    string TorchRngState)
 {
     public static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 }
@@ -25,7 +24,10 @@ internal sealed record CheckpointState(
 /// Writes <c>RUN/checkpoints/&lt;zero-padded step&gt;/</c>: model.safetensors (weights and buffers by
 /// name), optimizer.safetensors (m and v by parameter name, bias-correction products as metadata),
 /// config.json (the run's resolved settings), direction.safetensors when an inner-product test
-/// has a projection direction (<see cref="ProjectionDirection"/>), and state.json. The folder is filled under a
+/// has a projection direction (<see cref="ProjectionDirection"/>), state.json, and SHA256SUMS with the
+/// SHA-256 of every other file, in <c>sha256sum</c>'s format (<c>sha256sum -c SHA256SUMS</c> checks a
+/// checkpoint by hand), so a damaged byte anywhere, state.json included, is found before anything is
+/// used. The folder is filled under a
 /// temporary name and renamed, so a checkpoint either exists whole or not at all, even if the job
 /// dies while writing it. Old checkpoints are deleted the same way round: renamed out of the
 /// numbered names first, so a deletion cut short never leaves a half checkpoint that
@@ -35,7 +37,7 @@ internal static class CheckpointWriter
 {
     public const string Folder = "checkpoints";
     public const string ModelFile = "model.safetensors", OptimizerFile = "optimizer.safetensors", ConfigFile = "config.json", StateFile = "state.json";
-    public const string DirectionFile = "direction.safetensors";
+    public const string DirectionFile = "direction.safetensors", SumsFile = "SHA256SUMS";
 
     public static string Write(string runDirectory, string configurationJson, nn.Module model, FlatParameters parameters, OptimizerState optimizer,
         ProjectionDirection? direction, CheckpointState state)
@@ -50,15 +52,15 @@ internal static class CheckpointWriter
             using (FileStream file = File.Create(Path.Combine(temporary, OptimizerFile)))
                 optimizer.Save(file, parameters.Slices);
             File.WriteAllText(Path.Combine(temporary, ConfigFile), configurationJson);
-            string[] names = [ModelFile, OptimizerFile, ConfigFile];
+            File.WriteAllText(Path.Combine(temporary, StateFile), JsonSerializer.Serialize(state, CheckpointState.Json));
+            string[] names = [ModelFile, OptimizerFile, ConfigFile, StateFile];
             if (direction is { Known: true })
             {
                 using (FileStream file = File.Create(Path.Combine(temporary, DirectionFile)))
                     direction.Save(file);
                 names = [.. names, DirectionFile];
             }
-            var files = names.ToDictionary(name => name, name => Sha256(Path.Combine(temporary, name)));
-            File.WriteAllText(Path.Combine(temporary, StateFile), JsonSerializer.Serialize(state with { Files = files }, CheckpointState.Json));
+            File.WriteAllText(Path.Combine(temporary, SumsFile), string.Concat(names.Select(name => $"{Sha256(Path.Combine(temporary, name))}  {name}\n")));
             if (Directory.Exists(final))
                 Directory.Delete(final, recursive: true);
             Directory.Move(temporary, final);

@@ -6,39 +6,32 @@ namespace HpcAdam.Trainer.Training;
 /// <summary>
 /// Faults on purpose, so the tests (and a user doubting their cluster) can watch the job handle
 /// them with real processes: <c>HPCADAM_FAULT=KIND@RANK:STEP[,...]</c>, where KIND is
-/// <c>nonfinite</c> (a NaN in that rank's gradient), <c>desync</c> (that rank's weights drift),
-/// <c>throw</c> (that rank fails), <c>kill</c> (that rank dies by SIGKILL), <c>stall</c> (that
-/// rank never reaches the all-reduce) or <c>sigusr1</c> (that rank alone receives SIGUSR1).
+/// <c>nonfinite</c> (a NaN in that rank's gradient), <c>nanloss</c> (a NaN in that rank's loss,
+/// its gradient finite), <c>desync</c> (that rank's weights drift), <c>throw</c> (that rank fails),
+/// <c>kill</c> (that rank dies by SIGKILL), <c>stall</c> (that rank never reaches the all-reduce),
+/// <c>sigusr1</c> (that rank alone receives SIGUSR1) or <c>wait</c> (that rank waits at the start
+/// of the step until it receives SIGTERM or SIGUSR1, so a test's signal lands at a known step).
 /// </summary>
 internal sealed class FaultInjection
 {
     public const string Variable = "HPCADAM_FAULT";
-    private static readonly string[] s_kinds = ["nonfinite", "desync", "throw", "kill", "stall", "sigusr1"];
+    private static readonly string[] s_kinds = ["nonfinite", "nanloss", "desync", "throw", "kill", "stall", "sigusr1", "wait"];
+    private static readonly TimeSpan s_signalWait = TimeSpan.FromMinutes(5);
 
     private readonly HashSet<(string Kind, long Step)> _faults;
 
     private FaultInjection(HashSet<(string, long)> faults) => _faults = faults;
 
-    /// <summary>The faults the environment asks this rank to suffer; a malformed value is an error, never ignored.</summary>
-    public static FaultInjection FromEnvironment(int rank)
-    {
-        var faults = new HashSet<(string, long)>();
-        string text = Environment.GetEnvironmentVariable(Variable) ?? "";
-        foreach (string fault in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            string[] parts = fault.Split('@', ':');
-            if (parts.Length != 3 || !s_kinds.Contains(parts[0]) || !int.TryParse(parts[1], CultureInfo.InvariantCulture, out int faultRank)
-                || !long.TryParse(parts[2], CultureInfo.InvariantCulture, out long step))
-                throw new ArgumentException($"{Variable}: '{fault}' is not KIND@RANK:STEP with KIND one of {string.Join(", ", s_kinds)}");
-            if (faultRank == rank)
-                faults.Add((parts[0], step));
-        }
-        return new FaultInjection(faults);
-    }
+    /// <summary>Why HPCADAM_FAULT cannot be read, as one line for the user; null when it is unset or well-formed.</summary>
+    public static string? Problem() => Parse(rank: -1).Problem;
+
+    /// <summary>The faults the environment asks this rank to suffer (checked by <see cref="Problem"/> before the job starts).</summary>
+    public static FaultInjection FromEnvironment(int rank) =>
+        new(Parse(rank).Faults ?? throw new InvalidOperationException(Problem()));
 
     public bool At(string kind, long step) => _faults.Contains((kind, step));
 
-    /// <summary>The faults that end or freeze this process at the start of a step.</summary>
+    /// <summary>The faults that end, freeze or hold this process at the start of a step.</summary>
     public void BeforeStep(long step, StopSignals signals)
     {
         if (At("throw", step))
@@ -52,7 +45,34 @@ internal sealed class FaultInjection
             if (!signals.WaitForRequest(TimeSpan.FromSeconds(30)))
                 throw new InvalidOperationException($"fault injected by {Variable}: SIGUSR1 was not handled within 30 s");
         }
+        if (At("wait", step) && !signals.WaitForRequest(s_signalWait))
+            throw new InvalidOperationException($"fault injected by {Variable}: no SIGTERM or SIGUSR1 came within {s_signalWait.TotalMinutes} minutes at step {step}");
         if (At("stall", step))
             Thread.Sleep(Timeout.Infinite);
+    }
+
+    /// <summary>The faults in what this rank adds to the step's sums, after its micro-batches.</summary>
+    public void AfterMicroBatches(long step, StepBuffer buffer)
+    {
+        if (At("nonfinite", step))
+            buffer.Poison(lossOnly: false);
+        if (At("nanloss", step))
+            buffer.Poison(lossOnly: true);
+    }
+
+    private static (HashSet<(string, long)>? Faults, string? Problem) Parse(int rank)
+    {
+        var faults = new HashSet<(string, long)>();
+        string text = Environment.GetEnvironmentVariable(Variable) ?? "";
+        foreach (string fault in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            string[] parts = fault.Split('@', ':');
+            if (parts.Length != 3 || !s_kinds.Contains(parts[0]) || !int.TryParse(parts[1], CultureInfo.InvariantCulture, out int faultRank)
+                || !long.TryParse(parts[2], CultureInfo.InvariantCulture, out long step))
+                return (null, $"{Variable} = '{text}': '{fault}' is not KIND@RANK:STEP with KIND one of {string.Join(", ", s_kinds)}");
+            if (faultRank == rank)
+                faults.Add((parts[0], step));
+        }
+        return (faults, null);
     }
 }

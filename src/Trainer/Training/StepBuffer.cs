@@ -78,6 +78,15 @@ internal sealed class StepBuffer : IDisposable
         _localSamples += samples;
     }
 
+    /// <summary>Fault injection (HPCADAM_FAULT): this rank's contribution becomes non-finite, in its sums of g and g², or in its loss only.</summary>
+    public void Poison(bool lossOnly)
+    {
+        if (lossOnly)
+            _localLossSum = double.NaN;
+        else
+            S2[0] = float.NaN;
+    }
+
     /// <summary>Sums every rank's buffer: one collective per step, in the same order everywhere.</summary>
     public void Reduce(ICommunicator communicator, bool stopRequested)
     {

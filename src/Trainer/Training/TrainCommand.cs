@@ -35,7 +35,7 @@ internal static class TrainCommand
     /// <summary>Checks settings, loads the data and builds the model: a job ready to run (also one run of a sweep).</summary>
     public static TrainingJob Prepare(TrainerSettings settings, string? resume)
     {
-        Require(SettingsValidation.Problem(settings));
+        Require(SettingsValidation.Problem(settings) ?? FaultInjection.Problem());
         string sha256 = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(SettingsLoader.ToJson(settings))));
 
         ImageClassificationSet train = ImageClassificationSet.Load(settings.Data.Name, settings.Data.Dir, train: true, settings.Train.Seed);

@@ -123,9 +123,8 @@ internal sealed class TrainingRun(ICommunicator communicator, TrainingJob job)
                 replica.AddMicroBatch(buffer, job.Train, stream.Indices(cursor + k), k, kappa);
                 if (controller.Direction is { Known: true } direction)
                     buffer.AddProjection(direction.Project(parameters.Gradients));
-                if (faults.At("nonfinite", step))
-                    buffer.S2[0] = float.NaN;
             }
+            faults.AfterMicroBatches(step, buffer);
             timings.ComputeDone();
 
             using (watchdog.Watch("all-reduce", step))
@@ -183,7 +182,7 @@ internal sealed class TrainingRun(ICommunicator communicator, TrainingJob job)
             if ((last || stopping || (_settings.Checkpoint.Every > 0 && step % _settings.Checkpoint.Every == 0))
                 && Checkpoint(new CheckpointState(step, samples, cursor, kappa, controller.Kappa, microBatchSize, communicator.Size, _settings.Optimizer.Name,
                     _settings.Train.Seed, skipped, optimizer.State.C1, optimizer.State.C2, controller.Noise.Numerator, controller.Noise.Denominator,
-                    job.ConfigurationSha256, RandomState(), []), parameters, optimizer.State, controller.Direction, folder, progress) is { } failure)
+                    job.ConfigurationSha256, RandomState()), parameters, optimizer.State, controller.Direction, folder, progress) is { } failure)
                 return UsageError.Report($"hpcadam train: {failure}", ExitCodes.CheckpointFailed);
             if (last)
             {

@@ -12,7 +12,7 @@ public sealed class MnistTests
     public void RequireTheFiles()
     {
         if (!Directory.Exists(Path.Combine(s_dataDir, "mnist")))
-            Assert.Ignore($"{s_dataDir}/mnist is missing: run scripts/fetch-data.sh mnist");
+            Assert.Fail($"{s_dataDir}/mnist is missing: run scripts/fetch-data.sh mnist (scripts/test.sh does)");
     }
 
     [Test]

@@ -6,12 +6,14 @@ namespace HpcAdam.Tests.Slurm;
 /// <summary>
 /// slurm/hpcadam.sbatch pre-empted as Slurm does it: SIGUSR1 to the job's ranks, a checkpoint at
 /// the next step, exit 0, the script requeues the job, and the next start resumes from the
-/// checkpoint and finishes the run with every step once.
+/// checkpoint and finishes the run with every step once. Rank 0 of the first start waits at step
+/// 20 for the signal (HPCADAM_FAULT=wait@0:20), so the signal lands at step 20 however fast or
+/// slow the machine is, and never after the run's end.
 /// </summary>
 [TestFixture]
 public sealed class PreemptionTests() : TemporaryDirectoryTest("hpcadam-preempt-")
 {
-    private const int Steps = 3000;
+    private const int Steps = 200, SignalledStep = 20;
     private static readonly TimeSpan s_deadline = TimeSpan.FromMinutes(3);
 
     [Test]
@@ -21,7 +23,10 @@ public sealed class PreemptionTests() : TemporaryDirectoryTest("hpcadam-preempt-
         File.WriteAllText(config, $$"""
             { "Data": { "Name": "synthetic" }, "Batch": { "MicroBatchSize": 16, "Kappa": 4 }, "Train": { "Steps": {{Steps}} } }
             """);
-        var environment = new Dictionary<string, string>(OneNodeSlurm.Environment) { ["CONFIG"] = config, ["RUN_DIR"] = run };
+        var environment = new Dictionary<string, string>(OneNodeSlurm.Environment)
+        {
+            ["CONFIG"] = config, ["RUN_DIR"] = run, ["HPCADAM_FAULT"] = $"wait@0:{SignalledStep}",
+        };
         ProcessOutcome submitted = ChildProcess.Run("sbatch",
             ["--parsable", $"--chdir={ChildProcess.RepoRoot}", $"--output={output}", "--time=5", Path.Combine(ChildProcess.RepoRoot, "slurm", "hpcadam.sbatch")],
             environment, TimeSpan.FromMinutes(1));
@@ -29,7 +34,7 @@ public sealed class PreemptionTests() : TemporaryDirectoryTest("hpcadam-preempt-
         string job = submitted.Stdout.Trim().Split(';')[0];
         try
         {
-            WaitUntil(() => StepLines(run) >= 20, "the first start to train 20 steps", output);
+            WaitUntil(() => StepLines(run) >= SignalledStep - 1, $"the first start to reach step {SignalledStep}", output);
             Slurm("scancel", "--signal=USR1", job);
             // A requeued job waits until its old credential expires: 10 s on the one-node Slurm (cred_expire).
             // Forcing an earlier start makes slurmd refuse it ("Job credential revoked") and the job fails.
@@ -45,8 +50,7 @@ public sealed class PreemptionTests() : TemporaryDirectoryTest("hpcadam-preempt-
         string[] checkpoints = new Training.RunFiles(run).Checkpoints();
         TestContext.Out.WriteLine($"checkpoints: {string.Join(", ", checkpoints)}\n--- job output\n{log}");
         Assert.That(log, Does.Contain("on SIGUSR1").And.Contain("== pre-empted: requeueing job").And.Contain("resumed from").And.Contain("test accuracy:"), log);
-        Assert.That(checkpoints, Has.Length.EqualTo(2), log);
-        Assert.That(checkpoints[^1], Is.EqualTo(Steps.ToString("D8", CultureInfo.InvariantCulture)));
+        Assert.That(checkpoints, Is.EqualTo(new[] { SignalledStep, Steps }.Select(step => step.ToString("D8", CultureInfo.InvariantCulture))), log);
         Assert.That(new Training.RunFiles(run).Metrics("step").Select(line => line.GetProperty("step").GetInt64()),
             Is.EqualTo(Enumerable.Range(1, Steps).Select(step => (long)step)), "every step once across the two starts");
     }

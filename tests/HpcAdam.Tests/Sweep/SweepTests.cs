@@ -122,7 +122,7 @@ public sealed class SweepTests() : TemporaryDirectoryTest("hpcadam-sweep-")
     public void OnMnistBsiAdamIsInvariantAtTheSmallestLearningRateAndAdamIsNot()
     {
         if (!Directory.Exists(Path.Combine(s_dataDir, "mnist")))
-            Assert.Ignore($"{s_dataDir}/mnist is missing: run scripts/fetch-data.sh mnist");
+            Assert.Fail($"{s_dataDir}/mnist is missing: run scripts/fetch-data.sh mnist (scripts/test.sh does)");
         string sweep = Path.Combine(TestDirectory, "mnist");
         ProcessOutcome outcome = ChildProcess.Run(ChildProcess.Hpcadam,
             ["sweep", "--config", Path.Combine(ChildProcess.RepoRoot, "examples", "sweep-mnist-mlp.json"), $"--Data:Dir={s_dataDir}", $"--Sweep:Dir={sweep}"],

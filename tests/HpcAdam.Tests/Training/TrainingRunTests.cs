@@ -16,7 +16,7 @@ public sealed class TrainingRunTests() : TemporaryDirectoryTest("hpcadam-train-"
     public void RequireMnist()
     {
         if (!Directory.Exists(Path.Combine(s_dataDir, "mnist")))
-            Assert.Ignore($"{s_dataDir}/mnist is missing: run scripts/fetch-data.sh mnist");
+            Assert.Fail($"{s_dataDir}/mnist is missing: run scripts/fetch-data.sh mnist (scripts/test.sh does)");
     }
 
     [Test]
