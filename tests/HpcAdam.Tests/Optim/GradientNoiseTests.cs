@@ -78,6 +78,55 @@ public sealed class GradientNoiseTests
     }
 
     [Test]
+    public void TheStatisticsOfThreeHandWrittenMicroBatchesAreTheHandComputedOnes()
+    {
+        // g1 = (1, 0), g2 = (3, 2), g3 = (2, 4), M = 10: ḡ = (2, 2), ‖ḡ‖² = 8; the sample variances
+        // (divisor κ − 1 = 2) are 1 and 4, so V = 5 (a divisor of κ would give 10/3); ‖G‖² = 8 − 5/3;
+        // tr Σ = M·V = 50; B_simple = 50 / (19/3) = 150/19 (the uncorrected 50/8 = 6.25 would be 21% off).
+        using torch.Tensor rows = torch.tensor(new float[] { 1, 0, 3, 2, 2, 4 }).reshape(3, 2);
+        using torch.Tensor s1 = torch.zeros(2), s2 = torch.zeros(2);
+        for (int k = 0; k < 3; k++)
+        {
+            using torch.Tensor g = rows[k];
+            MicroBatchAccumulation.Add(g, s1, s2);
+        }
+        GradientStatistics statistics = GradientStatistics.Measure(s1, s2, kappa: 3, microBatchSize: 10);
+        Assert.Multiple(() =>
+        {
+            Assert.That(statistics.GradNorm, Is.EqualTo(Math.Sqrt(8)).Within(1e-12));
+            Assert.That(statistics.Variance, Is.EqualTo(5).Within(1e-12));
+            Assert.That(statistics.TrueSquaredNorm, Is.EqualTo(8 - 5.0 / 3).Within(1e-12));
+            Assert.That(statistics.TraceSigma, Is.EqualTo(50).Within(1e-12));
+            Assert.That(statistics.NoiseScale, Is.EqualTo(150.0 / 19).Within(1e-12));
+            Assert.That(SamplingTests.Norm(statistics, eta: 0.5), Is.EqualTo(5 / (0.25 * 8)).Within(1e-12));
+        });
+    }
+
+    [Test]
+    public void TheUnbiasedSquaredNormTracksTheTrueGradientWhereTheRawOneDoesNot()
+    {
+        // Here the noise adds about 44% to ‖ḡ‖² at κ = 32: the correction −V/κ must take it off.
+        using var noise = new KnownNoise();
+        double trueSquaredNorm = noise.TrueGradient.square().sum().item<float>(), corrected = 0, raw = 0;
+        const int steps = 60;
+        for (int step = 0; step < steps; step++)
+        {
+            using torch.Tensor microBatches = noise.MicroBatches(kappa: 32);
+            (torch.Tensor s1, torch.Tensor s2) = Sums(microBatches);
+            using (s1)
+            using (s2)
+            {
+                GradientStatistics statistics = GradientStatistics.Measure(s1, s2, kappa: 32, MicroBatchSize);
+                corrected += statistics.TrueSquaredNorm!.Value / steps;
+                raw += statistics.MeanSquaredNorm / steps;
+            }
+        }
+        TestContext.Out.WriteLine($"‖G‖² {trueSquaredNorm:F3}: unbiased estimate {corrected:F3}, raw ‖ḡ‖² {raw:F3}");
+        Assert.That(corrected, Is.EqualTo(trueSquaredNorm).Within(5).Percent);
+        Assert.That(raw, Is.Not.EqualTo(trueSquaredNorm).Within(20).Percent, "the known noise is too weak to tell the estimates apart");
+    }
+
+    [Test]
     public void TheNormTestAsksForTheClosedFormKappa()
     {
         using var noise = new KnownNoise();

@@ -29,9 +29,9 @@ public sealed class InvarianceProbeTests() : TemporaryDirectoryTest("hpcadam-pro
             Assert.That(one[("bsi-adam", 1e-4, 1)], Is.Zero);
             foreach (int kappa in new[] { 1, 4 })
                 Assert.That(one[("bsi-adam", 1e-4, kappa)], Is.LessThan(one[("adam", 1e-4, kappa)] / 10), $"κ = {kappa}");
-            // The ranks share each step's micro-batches; only the summation order differs.
+            // The ranks share each step's micro-batches; only the summation order differs (measured: 4e-7 relative at most).
             foreach (var (key, value) in one)
-                Assert.That(two[key], Is.EqualTo(value).Within(1e-3 + 1e-2 * value), key.ToString());
+                Assert.That(two[key], Is.EqualTo(value).Within(1e-4 * value), key.ToString());
         });
     }
 

@@ -57,6 +57,11 @@ public sealed class AdaptiveBatchTests() : TemporaryDirectoryTest("hpcadam-adapt
         Assert.That(uninterrupted.Metrics("step").Skip(1).Select(line => line.GetProperty("inner_product_kappa").GetDouble()), Is.All.GreaterThan(0));
         foreach (string file in new[] { "model.safetensors", "optimizer.safetensors", "direction.safetensors" })
             Assert.That(TrainingJobs.Bytes(halves, 24, file), Is.EqualTo(TrainingJobs.Bytes(whole, 24, file)), file);
+        // The smoothed noise scale's two EMAs crossed the resume: a fresh start of them would give other values from step 13 on.
+        double?[] NoiseScales(RunFiles run) => [.. run.Metrics("step").Select(line =>
+            line.GetProperty("noise_scale").ValueKind == System.Text.Json.JsonValueKind.Number ? line.GetProperty("noise_scale").GetDouble() : (double?)null)];
+        Assert.That(NoiseScales(resumed), Is.EqualTo(NoiseScales(uninterrupted)));
+        Assert.That(NoiseScales(uninterrupted)[12..], Is.All.Not.Null);
     }
 
     [Test]
