@@ -18,6 +18,7 @@ public sealed class ChildProcessTests
             string[] variables = env.Stdout.Split('\n');
             Assert.That(variables.Where(line => s_leaky.Any(name => line.StartsWith(name + "=", StringComparison.Ordinal))),
                 Is.EqualTo(new[] { "HPCADAM_FAULT=given" }));
+            Assert.That(variables, Does.Contain("OMP_WAIT_POLICY=PASSIVE"));
         }
         finally
         {
