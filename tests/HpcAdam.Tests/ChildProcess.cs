@@ -71,11 +71,11 @@ public static class ChildProcess
         // Open MPI refuses to start as root without this; CI runs as root.
         start.Environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1";
         start.Environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1";
-        // libtorch's OpenMP threads spin while they wait. Beside another test run or a busy loop on the
-        // same cores that spinning starves everyone (measured: two trainings at once each ran 4.5 times
-        // slower than alone, against 1.3 times when waiting threads sleep). How threads wait changes no
-        // result, only how a shared machine is used.
-        start.Environment["OMP_WAIT_POLICY"] = "PASSIVE";
+        // One libtorch thread per process, as each of the 2 ranks of a test job has on this 2-core
+        // machine anyway. A lone process would otherwise take every core, and beside another test run or
+        // a busy loop its OpenMP threads wait at every barrier for a partner the kernel has descheduled:
+        // measured, the MNIST sweep took over 40 minutes beside two busy loops at 2 threads, 4 at 1.
+        start.Environment["OMP_NUM_THREADS"] = "1";
         foreach (var (name, value) in environment ?? new Dictionary<string, string>())
             start.Environment[name] = value;
         return new StartedProcess(Process.Start(start) ?? throw new InvalidOperationException($"cannot start {file}"), $"{file} {string.Join(' ', start.ArgumentList)}");

@@ -72,9 +72,10 @@ public sealed class BufferAgreementTests() : TemporaryDirectoryTest("hpcadam-buf
 
     /// <summary>
     /// The two runs compute the same steps and differ only in the order floating-point sums are
-    /// added, which Adam and batchnorm amplify from step to step: measured here, 1.4e-3 (weights)
-    /// and 1.2e-2 (running statistics) after 20 steps, where one process on 1 and on 2 threads
-    /// ends 2.0e-3 and 1.8e-2 apart. A missing micro-batch or one rank's statistics alone would be
+    /// added, which Adam and batchnorm amplify from step to step: measured here (every process on
+    /// one thread, as the test harness runs them), 2.0e-3 (weights) and 1.8e-2 (running statistics)
+    /// after 20 steps, as far as one process on 1 and on 2 threads ends from itself. A missing
+    /// micro-batch or one rank's statistics alone would be
     /// off by tenths from the first step (see the test above).
     /// </summary>
     [Test]
