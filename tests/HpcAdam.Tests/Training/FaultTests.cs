@@ -63,16 +63,8 @@ public sealed class FaultTests() : TemporaryDirectoryTest("hpcadam-faults-")
     {
         string stopped = Path.Combine(TestDirectory, "stopped"), whole = Path.Combine(TestDirectory, "whole");
         ProcessOutcome outcome = TrainingJobs.Run(2, stopped, ["--Train:Steps=20"], Fault("sigusr1@1:6"));
-        Assert.That(outcome.ExitCode, Is.Zero, outcome.ToString());
         // Rank 1 signals itself before step 6's all-reduce, which carries the request to rank 0.
-        Assert.That(new RunFiles(stopped).Checkpoints(), Is.EqualTo(new[] { "00000006" }));
-        Assert.That(File.ReadAllText(Path.Combine(stopped, "preempted")), Does.Contain("stopped after step 6 on another rank's signal"));
-
-        TrainingJobs.Succeed(2, stopped, "--Train:Steps=20", "--Resume=latest");
-        TrainingJobs.Succeed(2, whole, "--Train:Steps=20");
-        foreach (string file in new[] { "model.safetensors", "optimizer.safetensors" })
-            Assert.That(TrainingJobs.Bytes(stopped, 20, file), Is.EqualTo(TrainingJobs.Bytes(whole, 20, file)), file);
-        Assert.That(File.Exists(Path.Combine(stopped, "preempted")), Is.False, "the resumed run finished: it is no longer pre-empted");
+        StoppedAfterAndResumesExactly(outcome, stopped, whole, stoppedStep: 6, steps: 20);
     }
 
     [Test]
@@ -85,16 +77,27 @@ public sealed class FaultTests() : TemporaryDirectoryTest("hpcadam-faults-")
         WaitForSteps(stopped, 4);
         int rankOne = RankProcess(stopped, rank: 1);
         Process.Start("kill", ["-TERM", rankOne.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
-        ProcessOutcome outcome = job.Finish(s_noHang);
-        Assert.That(outcome.ExitCode, Is.Zero, outcome.ToString());
-        Assert.That(new RunFiles(stopped).Checkpoints(), Is.EqualTo(new[] { "00000005" }));
-        Assert.That(File.ReadAllText(Path.Combine(stopped, "preempted")), Does.Contain("stopped after step 5 on another rank's signal"));
+        StoppedAfterAndResumesExactly(job.Finish(s_noHang), stopped, whole, stoppedStep: 5, steps: 12);
+    }
 
-        TrainingJobs.Succeed(2, stopped, "--Train:Steps=12", "--Resume=latest");
-        TrainingJobs.Succeed(2, whole, "--Train:Steps=12");
+    /// <summary>
+    /// The job in <paramref name="stopped"/> exited 0 after a signal, with one checkpoint at
+    /// <paramref name="stoppedStep"/>; resumed to <paramref name="steps"/>, its model and optimizer
+    /// files are byte-identical to an uninterrupted run's, each step is in the metrics once, and the
+    /// folder is no longer marked pre-empted.
+    /// </summary>
+    private static void StoppedAfterAndResumesExactly(ProcessOutcome outcome, string stopped, string whole, int stoppedStep, int steps)
+    {
+        Assert.That(outcome.ExitCode, Is.Zero, outcome.ToString());
+        Assert.That(new RunFiles(stopped).Checkpoints(), Is.EqualTo(new[] { stoppedStep.ToString("D8", System.Globalization.CultureInfo.InvariantCulture) }));
+        Assert.That(File.ReadAllText(Path.Combine(stopped, "preempted")), Does.Contain($"stopped after step {stoppedStep} on another rank's signal"));
+
+        TrainingJobs.Succeed(2, stopped, $"--Train:Steps={steps}", "--Resume=latest");
+        TrainingJobs.Succeed(2, whole, $"--Train:Steps={steps}");
         foreach (string file in new[] { "model.safetensors", "optimizer.safetensors" })
-            Assert.That(TrainingJobs.Bytes(stopped, 12, file), Is.EqualTo(TrainingJobs.Bytes(whole, 12, file)), file);
-        Assert.That(new RunFiles(stopped).Metrics("step").Select(line => line.GetProperty("step").GetInt64()), Is.EqualTo(Enumerable.Range(1, 12).Select(step => (long)step)));
+            Assert.That(TrainingJobs.Bytes(stopped, steps, file), Is.EqualTo(TrainingJobs.Bytes(whole, steps, file)), file);
+        Assert.That(new RunFiles(stopped).Metrics("step").Select(line => line.GetProperty("step").GetInt64()), Is.EqualTo(Enumerable.Range(1, steps).Select(step => (long)step)));
+        Assert.That(File.Exists(Path.Combine(stopped, "preempted")), Is.False, "the resumed run finished: it is no longer pre-empted");
     }
 
     [Test]
