@@ -22,6 +22,7 @@ internal static class SettingsValidation
         [nameof(AdamHyperparameters.WeightDecay)] = "Optimizer:WeightDecay",
     };
 
+    /// <summary>Optimizer:Scaling's names, in the order of <see cref="ScalingRule"/>.</summary>
     public static readonly string[] ScalingRules = ["linear", "sqrt", "none"];
 
     /// <summary>The first problem, naming its key; null when the settings can run.</summary>
@@ -145,13 +146,10 @@ internal static class SettingsValidation
         return widths.Length > 0 && widths.All(width => width > 0) ? widths : null;
     }
 
-    public static ScalingRule Scaling(string name) => name.Trim().ToLowerInvariant() switch
-    {
-        "linear" => ScalingRule.Linear,
-        "sqrt" => ScalingRule.Sqrt,
-        "none" => ScalingRule.None,
-        _ => throw new ArgumentOutOfRangeException(nameof(name), name, "not a scaling rule (checked by Problem first)"),
-    };
+    public static ScalingRule Scaling(string name) =>
+        Array.IndexOf(ScalingRules, name.Trim().ToLowerInvariant()) is var index and >= 0
+            ? (ScalingRule)index
+            : throw new ArgumentOutOfRangeException(nameof(name), name, "not a scaling rule (checked by Problem first)");
 
     public static AdamHyperparameters Hyperparameters(OptimizerSettings optimizer) =>
         new(optimizer.Lr, optimizer.Gamma1, optimizer.Gamma2, optimizer.Eps, optimizer.WeightDecay);
