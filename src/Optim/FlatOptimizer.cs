@@ -51,7 +51,9 @@ public sealed class FlatOptimizer : IDisposable
     /// One step from the sums over <paramref name="kappa"/> micro-batches. <paramref name="squaredGradientSum"/>
     /// is needed by BSI-Adam only. The hyperparameters are scaled for <paramref name="hyperparameterKappa"/>,
     /// by default κ itself; an adaptive batch size that holds η' and γ' fixed (AdAdaGrad's practice)
-    /// passes the κ they were set for. Returns the hyperparameters the step used.
+    /// passes the κ they were set for. Returns the hyperparameters the step used. The state (c1, c2,
+    /// AdaGrad-Norm's sum, the step count) changes only once the kernel has run, so a step that throws
+    /// leaves the optimizer as it was.
     /// </summary>
     public AdamHyperparameters Step(torch.Tensor gradientSum, torch.Tensor? squaredGradientSum, int kappa, int? hyperparameterKappa = null)
     {
@@ -61,25 +63,35 @@ public sealed class FlatOptimizer : IDisposable
         if (Kind == OptimizerKind.BsiAdam)
             RequireLike(squaredGradientSum ?? throw new ArgumentNullException(nameof(squaredGradientSum), "BSI-Adam needs S2, the sum of squared micro-batch gradients"),
                 "the squared-gradient sum S2");
-        AdamHyperparameters effective = EffectiveHyperparameters(hyperparameterKappa ?? kappa);
 
-        if (Kind.IsAdam())
-        {
-            State.C1 *= 1 - effective.Gamma1;
-            State.C2 *= 1 - effective.Gamma2;
-        }
-        if (Weights.device_type != DeviceType.CPU || UseTensorOperations)
-            StepWithTensorOperations(gradientSum, squaredGradientSum, kappa, effective);
+        // 1. Scale: η' and γ' for this step's κ (docs/ALGORITHMS.md, "Scaling rules").
+        AdamHyperparameters effective = EffectiveHyperparameters(hyperparameterKappa ?? kappa);
+        // 2. Bias corrections: c_t = c_{t−1}·(1 − γ'), so m̂ = m/(1 − c1) and v̂ = v/(1 − c2) hold for any sequence of κ.
+        (double c1, double c2) = Kind.IsAdam() ? (State.C1 * (1 - effective.Gamma1), State.C2 * (1 - effective.Gamma2)) : (State.C1, State.C2);
+        // 3. The kernel: m, v and w in one pass (host) or a few whole-buffer operations (GPU).
+        bool onHost = Weights.device_type == DeviceType.CPU && !UseTensorOperations;
+        double squaredNormSum = State.SquaredNormSum;
+        if (Kind == OptimizerKind.AdaGradNorm)
+            squaredNormSum += onHost ? SquaredNormOfMeanOnHost(gradientSum, kappa) : WholeTensorUpdate.SquaredNormOfMean(gradientSum, kappa);
+        if (!onHost)
+            StepWithTensorOperations(gradientSum, squaredGradientSum, kappa, effective, c1, c2, squaredNormSum);
         else if (Weights.dtype == torch.ScalarType.Float32)
-            StepOnHost<float>(gradientSum, squaredGradientSum, kappa, effective);
+            StepOnHost<float>(gradientSum, squaredGradientSum, kappa, effective, c1, c2, squaredNormSum);
         else
-            StepOnHost<double>(gradientSum, squaredGradientSum, kappa, effective);
+            StepOnHost<double>(gradientSum, squaredGradientSum, kappa, effective, c1, c2, squaredNormSum);
+        // 4. Commit the state the kernel used.
+        (State.C1, State.C2, State.SquaredNormSum) = (c1, c2, squaredNormSum);
         State.Step++;
         State.Kappa = kappa;
         return effective;
     }
 
-    private void StepOnHost<T>(torch.Tensor gradientSum, torch.Tensor? squaredGradientSum, int kappa, AdamHyperparameters effective)
+    private double SquaredNormOfMeanOnHost(torch.Tensor gradientSum, int kappa) => Weights.dtype == torch.ScalarType.Float32
+        ? FusedAdaGradKernel.SquaredNormOfMean(HostSpan.Of<float>(gradientSum, "the gradient sum S1"), kappa, MaxThreads)
+        : FusedAdaGradKernel.SquaredNormOfMean(HostSpan.Of<double>(gradientSum, "the gradient sum S1"), kappa, MaxThreads);
+
+    private void StepOnHost<T>(torch.Tensor gradientSum, torch.Tensor? squaredGradientSum, int kappa, AdamHyperparameters effective,
+        double c1, double c2, double squaredNormSum)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Span<T> w = HostSpan.Of<T>(Weights, "the weights");
@@ -88,45 +100,44 @@ public sealed class FlatOptimizer : IDisposable
         {
             case OptimizerKind.BsiAdam or OptimizerKind.Adam or OptimizerKind.MicroAdam:
                 ReadOnlySpan<T> s2 = Kind == OptimizerKind.BsiAdam ? HostSpan.Of<T>(squaredGradientSum!, "the squared-gradient sum S2") : [];
-                FusedAdamKernel.Step(w, HostSpan.Of<T>(State.M, "m"), HostSpan.Of<T>(State.V, "v"), s1, s2, Coefficients(effective, kappa), MaxThreads);
+                FusedAdamKernel.Step(w, HostSpan.Of<T>(State.M, "m"), HostSpan.Of<T>(State.V, "v"), s1, s2, Coefficients(effective, kappa, c1, c2), MaxThreads);
                 break;
             case OptimizerKind.AdaGrad:
                 FusedAdaGradKernel.Step(w, HostSpan.Of<T>(State.V, "the AdaGrad accumulator"), s1, kappa, effective, MaxThreads);
                 break;
             case OptimizerKind.AdaGradNorm:
-                State.SquaredNormSum += FusedAdaGradKernel.SquaredNormOfMean(s1, kappa, MaxThreads);
-                FusedAdaGradKernel.ScaledDescent(w, s1, effective, AdaGradNormScale(effective, kappa), MaxThreads);
+                FusedAdaGradKernel.ScaledDescent(w, s1, effective, AdaGradNormScale(effective, kappa, squaredNormSum), MaxThreads);
                 break;
         }
     }
 
-    private void StepWithTensorOperations(torch.Tensor gradientSum, torch.Tensor? squaredGradientSum, int kappa, AdamHyperparameters effective)
+    private void StepWithTensorOperations(torch.Tensor gradientSum, torch.Tensor? squaredGradientSum, int kappa, AdamHyperparameters effective,
+        double c1, double c2, double squaredNormSum)
     {
         switch (Kind)
         {
             case OptimizerKind.BsiAdam or OptimizerKind.Adam or OptimizerKind.MicroAdam:
-                WholeTensorUpdate.Adam(Weights, State.M, State.V, gradientSum, squaredGradientSum, Coefficients(effective, kappa));
+                WholeTensorUpdate.Adam(Weights, State.M, State.V, gradientSum, squaredGradientSum, Coefficients(effective, kappa, c1, c2));
                 break;
             case OptimizerKind.AdaGrad:
                 WholeTensorUpdate.AdaGrad(Weights, State.V, gradientSum, kappa, effective);
                 break;
             case OptimizerKind.AdaGradNorm:
-                State.SquaredNormSum += WholeTensorUpdate.SquaredNormOfMean(gradientSum, kappa);
-                WholeTensorUpdate.ScaledDescent(Weights, gradientSum, effective, AdaGradNormScale(effective, kappa));
+                WholeTensorUpdate.ScaledDescent(Weights, gradientSum, effective, AdaGradNormScale(effective, kappa, squaredNormSum));
                 break;
         }
     }
 
-    private AdamStepCoefficients Coefficients(AdamHyperparameters effective, int kappa) =>
-        AdamStepCoefficients.For(effective, kappa, State.C1, State.C2,
+    private AdamStepCoefficients Coefficients(AdamHyperparameters effective, int kappa, double c1, double c2) =>
+        AdamStepCoefficients.For(effective, kappa, c1, c2,
             Kind == OptimizerKind.BsiAdam ? SecondMomentSource.MeanOfSquares : SecondMomentSource.SquareOfMean);
 
     /// <summary>η/(b·κ) with b = √(b²) + ε (or √(b² + ε)): the factor on S1 = κ·ḡ in AdaGrad-Norm's step.</summary>
-    private double AdaGradNormScale(AdamHyperparameters effective, int kappa)
+    private static double AdaGradNormScale(AdamHyperparameters effective, int kappa, double squaredNormSum)
     {
         double b = effective.EpsilonInsideSqrt
-            ? Math.Sqrt(State.SquaredNormSum + effective.Epsilon)
-            : Math.Sqrt(State.SquaredNormSum) + effective.Epsilon;
+            ? Math.Sqrt(squaredNormSum + effective.Epsilon)
+            : Math.Sqrt(squaredNormSum) + effective.Epsilon;
         return effective.LearningRate / (b * kappa);
     }
 

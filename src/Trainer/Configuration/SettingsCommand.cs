@@ -31,7 +31,7 @@ internal static class SettingsCommand
         {
             try
             {
-                return run(parsed, SettingsLoader.Load(parsed.GetValue(config), parsed.UnmatchedTokens));
+                return run(parsed, SettingsLoader.Load<TrainerSettings>(parsed.GetValue(config), parsed.UnmatchedTokens));
             }
             catch (Exception error) when (error is SettingsException or DataFileException)
             {
@@ -60,7 +60,7 @@ internal static class SettingsCommand
                 Console.WriteLine($"Settings: --config FILE, then {SettingsLoader.EnvironmentPrefix}Section__Key=value variables, then --Section:Key=value arguments, each over the one before.");
                 Console.WriteLine("  Section");
                 Console.WriteLine($"    {"Key",-20} {"default",-14} meaning");
-                SettingKeys.WriteTable(Console.Out, SettingKeys.All.Where(reads));
+                SettingKeys.WriteTable(Console.Out, TrainerSettings.Keys.All.Where(reads));
             }
             return exitCode;
         }

@@ -1,27 +1,52 @@
 using System.ComponentModel;
+using System.Globalization;
 
 namespace HpcAdam.Trainer.Configuration;
 
 /// <summary>
-/// Everything the commands are configured with, section by section: each property is a
-/// configuration key (<c>Section:Key</c>) with the default a user gets when it is not set, and its
-/// [Description] is the text <c>hpcadam COMMAND --help</c> prints (<see cref="SettingKeys"/>).
+/// The hpcadam commands' settings: the training library's (<see cref="TrainingSettings"/>) and the
+/// sections only the commands have: the built-in models and data sets, the sweep and the probe.
 /// </summary>
-internal sealed class TrainerSettings
+internal sealed class TrainerSettings : TrainingSettings
 {
     public ModelSettings Model { get; set; } = new();
     public DataSettings Data { get; set; } = new();
-    public BatchSettings Batch { get; set; } = new();
-    public OptimizerSettings Optimizer { get; set; } = new();
-    public TrainSettings Train { get; set; } = new();
-    public RunSettings Run { get; set; } = new();
-    public EvalSettings Eval { get; set; } = new();
-    public CheckpointSettings Checkpoint { get; set; } = new();
-    public TraceSettings Trace { get; set; } = new();
-    public CheckSettings Check { get; set; } = new();
-    public AdaptiveSettings Adaptive { get; set; } = new();
     public SweepSettings Sweep { get; set; } = new();
     public ProbeSettings Probe { get; set; } = new();
+
+    public static readonly string[] Models = ["mlp", "cnn", "resnet18", "vit"];
+    public static readonly string[] DataSets = ["mnist", "fashion-mnist", "cifar10", "synthetic"];
+
+    public static SettingKeys Keys => SettingKeys.Of<TrainerSettings>();
+
+    public override IEnumerable<(string Key, object Value)> ResumeIdentity() =>
+    [
+        ("Model:Name", Model.Name), ("Model:Hidden", Model.Hidden), ("Model:Norm", Model.Norm), ("Model:PatchSize", Model.PatchSize),
+        ("Model:Depth", Model.Depth), ("Model:Width", Model.Width), ("Model:Heads", Model.Heads), ("Data:Name", Data.Name),
+        .. base.ResumeIdentity(),
+    ];
+
+    /// <summary>The first problem, naming its key; null when the settings can run.</summary>
+    public string? Problem() => ModelAndDataProblem(this) ?? SettingsValidation.Problem(this);
+
+    /// <summary>The first problem with the model's name and widths and the data set's name; null when there is none.</summary>
+    public static string? ModelAndDataProblem(TrainerSettings settings)
+    {
+        if (!Models.Contains(settings.Model.Name))
+            return $"Model:Name = '{settings.Model.Name}' is not a model: use one of {string.Join(", ", Models)}";
+        if (HiddenWidths(settings.Model.Hidden) is null)
+            return $"Model:Hidden = '{settings.Model.Hidden}' must be comma-separated positive widths, e.g. 256 or 512,256";
+        if (!DataSets.Contains(settings.Data.Name))
+            return $"Data:Name = '{settings.Data.Name}' is not a data set: use one of {string.Join(", ", DataSets)}";
+        return null;
+    }
+
+    public static int[]? HiddenWidths(string text)
+    {
+        string[] parts = text.Split(',', StringSplitOptions.TrimEntries);
+        int[] widths = parts.Select(part => int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int width) ? width : 0).ToArray();
+        return widths.Length > 0 && widths.All(width => width > 0) ? widths : null;
+    }
 }
 
 internal sealed class ModelSettings
@@ -55,132 +80,6 @@ internal sealed class DataSettings
 
     [Description("the folder scripts/fetch-data.sh fills")]
     public string Dir { get; set; } = "data";
-}
-
-internal sealed class BatchSettings
-{
-    [Description("M, samples per micro-batch")]
-    public int MicroBatchSize { get; set; } = 25;
-
-    [Description("κ, micro-batches per optimizer step; the batch is B = κ·M")]
-    public int Kappa { get; set; } = 4;
-}
-
-internal sealed class OptimizerSettings
-{
-    [Description("bsi-adam, adam, micro-adam (κ = 1), adagrad or adagrad-norm")]
-    public string Name { get; set; } = "bsi-adam";
-
-    [Description("η, the learning rate at Optimizer:ReferenceKappa")]
-    public double Lr { get; set; } = 1e-3;
-
-    [Description("γ1 = 1 − β1, the rate of m's average, at the reference κ")]
-    public double Gamma1 { get; set; } = 0.1;
-
-    [Description("γ2 = 1 − β2, the rate of v's average, at the reference κ")]
-    public double Gamma2 { get; set; } = 0.001;
-
-    [Description("ε, added to √v̂ in the denominator")]
-    public double Eps { get; set; } = 1e-8;
-
-    [Description("λ, decoupled weight decay (AdamW): w ← (1 − η'λ)·w − …")]
-    public double WeightDecay { get; set; }
-
-    [Description("how η and γ follow κ: linear (BSI-Adam's invariance), sqrt or none")]
-    public string Scaling { get; set; } = "linear";
-
-    [Description("the κ Lr, Gamma1 and Gamma2 are given at; 0 = Batch:Kappa")]
-    public int ReferenceKappa { get; set; }
-}
-
-internal sealed class TrainSettings
-{
-    [Description("run length in epochs, a budget of micro-batches an adaptive κ spends in fewer steps")]
-    public int Epochs { get; set; } = 1;
-
-    [Description("run length in optimizer steps; wins over Epochs when above 0")]
-    public long Steps { get; set; }
-
-    [Description("seed of the initial weights (drawn on rank 0) and of the sample stream")]
-    public long Seed { get; set; }
-
-    [Description("steps in a row with a non-finite loss or gradient before the job stops")]
-    public int MaxSkips { get; set; } = 10;
-}
-
-internal sealed class RunSettings
-{
-    [Description("where rank 0 writes the run; empty = runs/<UTC time>; never an existing run unless resumed")]
-    public string Dir { get; set; } = "";
-
-    [Description("hold an exclusive lock on the run (or sweep) folder, so a second job on it is refused; false only where the file system has no flock")]
-    public bool Lock { get; set; } = true;
-}
-
-internal sealed class EvalSettings
-{
-    [Description("evaluate on the test set every N steps; 0 = only at the end")]
-    public int Every { get; set; }
-
-    [Description("test samples an evaluation uses, the first N of the test set; 0 = all")]
-    public int Samples { get; set; }
-}
-
-internal sealed class CheckpointSettings
-{
-    [Description("checkpoint every N steps; 0 = only at the end")]
-    public int Every { get; set; }
-
-    [Description("keep the newest N checkpoints, deleting older ones once a newer one is complete; 0 = keep all")]
-    public int Keep { get; set; } = 3;
-
-    [Description("never delete a checkpoint whose step is a multiple of N (milestones); 0 = none")]
-    public int KeepEvery { get; set; }
-}
-
-internal sealed class TraceSettings
-{
-    [Description("write samples.jsonl (each step's micro-batches) and initial.safetensors")]
-    public bool Samples { get; set; }
-
-    [Description("every rank writes its model's buffers after every step to trace/buffers.rank-R.step-S.safetensors")]
-    public bool Buffers { get; set; }
-}
-
-internal sealed class CheckSettings
-{
-    [Description("every N steps, compare a checksum of each rank's weights, buffers and optimizer state with rank 0's; 0 = at the start and the end only")]
-    public int Every { get; set; }
-
-    [Description("end the job when a collective has not completed after this many seconds; 0 = never")]
-    public int TimeoutSeconds { get; set; } = 600;
-}
-
-internal sealed class AdaptiveSettings
-{
-    [Description("grow κ when this test fails: none, norm, inner-product, augmented or coordinate")]
-    public string Test { get; set; } = "none";
-
-    [Description("η_n of the norm and coordinate tests (AdAdaGrad uses 0.1 to 0.5)")]
-    public double Eta { get; set; } = 0.1;
-
-    [Description("θ of the inner-product test")]
-    public double Theta { get; set; } = 0.9;
-
-    [Description("ν of the orthogonality test (part of the augmented test)")]
-    public double Nu { get; set; } = 5.84;
-
-    [Description("the largest κ; 0 = the micro-batches of one epoch")]
-    public int MaxKappa { get; set; }
-
-    [Description("run the test every N steps")]
-    public int TestEvery { get; set; } = 1;
-
-    [Description("keep η' and γ' at their Batch:Kappa values as κ grows (AdAdaGrad's practice)")]
-    public bool HoldHyperparameters { get; set; }
-
-    [Description("EMA rate of the noise scale's numerator and denominator")]
-    public double Smoothing { get; set; } = 0.1;
 }
 
 internal sealed class SweepSettings

@@ -9,7 +9,7 @@ namespace HpcAdam.Trainer.Data;
 /// takes: <see cref="Images"/> float32 [N, channels, height, width], normalised channel by channel
 /// by the data set's <see cref="PixelStatistics"/>, and <see cref="Labels"/> int64 [N] in 0..9.
 /// </summary>
-internal sealed class ImageClassificationSet : IDisposable
+internal sealed class ImageClassificationSet : IMicroBatchSource, IDisposable
 {
     public const int ClassCount = 10;
 
@@ -22,6 +22,12 @@ internal sealed class ImageClassificationSet : IDisposable
     public Tensor Images { get; }
     public Tensor Labels { get; }
     public long Count => Labels.shape[0];
+
+    public (Tensor Input, Tensor Target) MicroBatch(long[] indices)
+    {
+        using Tensor index = tensor(indices);
+        return (Images.index_select(0, index), Labels.index_select(0, index));
+    }
 
     /// <summary>One image's shape: <see cref="Images"/> is [Count, Channels, Height, Width].</summary>
     public ImageShape Shape => new((int)Images.shape[1], (int)Images.shape[2], (int)Images.shape[3]);

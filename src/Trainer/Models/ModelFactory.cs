@@ -9,7 +9,7 @@ internal static class ModelFactory
     /// <summary>
     /// The first problem with the keys the named model reads, naming the key; null when it can be
     /// built for <paramref name="shape"/>. Keys of other models are not read, so not checked, and
-    /// the name itself and Model:Hidden are checked by <see cref="SettingsValidation"/>.
+    /// the name itself and Model:Hidden are checked by <see cref="TrainerSettings.Problem"/>.
     /// </summary>
     public static string? Problem(ModelSettings settings, ImageShape shape) => settings.Name switch
     {
@@ -31,7 +31,7 @@ internal static class ModelFactory
             throw new ArgumentException(problem, nameof(settings));
         return settings.Name switch
         {
-            "mlp" => Mlp.Create(shape.Elements, SettingsValidation.HiddenWidths(settings.Hidden)
+            "mlp" => Mlp.Create(shape.Elements, TrainerSettings.HiddenWidths(settings.Hidden)
                 ?? throw new ArgumentException($"Model:Hidden = '{settings.Hidden}' is not a list of widths", nameof(settings)), classes),
             "cnn" => SmallCnn.Create(shape, classes),
             "resnet18" => new ResNet18(shape.Channels, classes, ResNetNorms.Parse(settings.Norm)!.Value),

@@ -32,7 +32,7 @@ internal sealed class InvarianceProbe(ICommunicator communicator, TrainerSetting
     /// <summary>The training split the probe draws from, once every key it reads is checked; throws <see cref="SettingsException"/> naming the first problem.</summary>
     public static ImageClassificationSet Check(TrainerSettings settings, int[] kappas)
     {
-        string? problem = SettingsValidation.ModelAndDataProblem(settings)
+        string? problem = TrainerSettings.ModelAndDataProblem(settings)
             ?? (settings.Probe.MicroBatches < 1 || kappas.Any(kappa => settings.Probe.MicroBatches % kappa != 0)
                 ? $"Probe:MicroBatches = {settings.Probe.MicroBatches} must be a positive multiple of every κ in Sweep:Kappas ({settings.Sweep.Kappas}), so every run sees the same micro-batches"
                 : null)
@@ -50,11 +50,11 @@ internal sealed class InvarianceProbe(ICommunicator communicator, TrainerSetting
     {
         using var scope = NewDisposeScope();
         manual_seed(settings.Train.Seed);
-        using var replica = new ModelReplica(ModelFactory.Create(settings.Model, data.Shape, ImageClassificationSet.ClassCount));
+        using var replica = new ModelReplica(ModelFactory.Create(settings.Model, data.Shape, ImageClassificationSet.ClassCount), (output, target) => nn.functional.cross_entropy(output, target));
         FlatParameters parameters = replica.Parameters;
         replica.TakeRankZeros(communicator);
         using Tensor initial = parameters.Weights.clone();
-        using var sums = new StepBuffer(parameters.Count, replica.Buffers.Count);
+        using var sums = new StepBuffer(parameters.Count, replica.Buffers.Count, rank: 0, ranks: 1);
         var stream = new MicroBatchStream(data.Count, settings.Batch.MicroBatchSize, settings.Train.Seed);
         int warmup = settings.Probe.Warmup, microBatches = settings.Probe.MicroBatches;
 

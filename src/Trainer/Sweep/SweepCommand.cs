@@ -34,7 +34,7 @@ internal static class SweepCommand
     {
         SweepPlan plan = SweepPlan.From(settings);
         foreach (SweepRun run in plan.Runs)
-            if (SettingsValidation.Problem(plan.SettingsOf(run)) is { } problem)
+            if (plan.SettingsOf(run).Problem() is { } problem)
                 throw new SettingsException($"the run {run.Name}: {problem}");
         ImageClassificationSet.Load(settings.Data.Name, settings.Data.Dir, train: true, settings.Train.Seed);
         if (FolderProblem(plan) is { } folder)
@@ -82,14 +82,13 @@ internal static class SweepCommand
                 Console.WriteLine(finished[0] == 1 ? $"== {what}: complete, skipped" : $"== {what}");
             if (finished[0] == 1)
                 continue;
-            using TrainingJob job = TrainCommand.Prepare(plan.SettingsOf(run), resume: null);
+            using BuiltInJob job = TrainCommand.Prepare(plan.SettingsOf(run), resume: null);
             try
             {
-                var training = new TrainingRun(communicator, job);
-                int exitCode = training.Execute();
+                (int exitCode, bool stopped) = TrainCommand.Run(job.Trainer, communicator);
                 if (exitCode != ExitCodes.Success)
                     return exitCode;
-                if (training.Stopped)
+                if (stopped)
                 {
                     // SIGTERM or SIGUSR1 stops the sweep too; the same command goes on later, redoing this run.
                     if (root)

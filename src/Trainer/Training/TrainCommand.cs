@@ -1,6 +1,5 @@
 using System.CommandLine;
-using System.Security.Cryptography;
-using System.Text;
+using HpcAdam.Collectives;
 using HpcAdam.Trainer.Configuration;
 using HpcAdam.Trainer.Data;
 using HpcAdam.Trainer.Models;
@@ -9,9 +8,10 @@ using static TorchSharp.torch;
 namespace HpcAdam.Trainer.Training;
 
 /// <summary>
-/// `hpcadam train [--config FILE] [--Section:Key=value ...] [--Resume ...]`. Everything a user can
-/// get wrong (keys, values, data files, the run folder) is checked before a rank touches MPI or
-/// writes a file, and reported as one line with exit code 2.
+/// `hpcadam train [--config FILE] [--Section:Key=value ...] [--Resume ...]`: a built-in model on a
+/// built-in data set through the training library's <see cref="DataParallelTrainer"/>, the same path
+/// a user's own program takes. Everything a user can get wrong (keys, values, data files, the run
+/// folder) is checked before a rank touches MPI or writes a file, and reported as one line with exit code 2.
 /// </summary>
 internal static class TrainCommand
 {
@@ -26,58 +26,65 @@ internal static class TrainCommand
             key => key.Section is not (nameof(TrainerSettings.Sweep) or nameof(TrainerSettings.Probe)),
             (parsed, settings) =>
             {
-                TrainingJob job = Prepare(settings, parsed.GetValue(resume));
-                return Job.Run(communicator => new TrainingRun(communicator, job).Execute());
+                using BuiltInJob job = Prepare(settings, parsed.GetValue(resume));
+                return Job.Run(communicator => Run(job.Trainer, communicator).ExitCode);
             },
             resume);
     }
 
-    /// <summary>Checks settings, loads the data and builds the model: a job ready to run (also one run of a sweep).</summary>
-    public static TrainingJob Prepare(TrainerSettings settings, string? resume)
+    /// <summary>Checks settings, loads the data and builds the model: a trainer ready to run (also one run of a sweep).</summary>
+    public static BuiltInJob Prepare(TrainerSettings settings, string? resume)
     {
-        Require(SettingsValidation.Problem(settings) ?? FaultInjection.Problem());
-        string sha256 = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(SettingsLoader.ToJson(settings))));
-
-        ImageClassificationSet train = ImageClassificationSet.Load(settings.Data.Name, settings.Data.Dir, train: true, settings.Train.Seed);
-        ImageClassificationSet test = ImageClassificationSet.Load(settings.Data.Name, settings.Data.Dir, train: false, settings.Train.Seed);
-        ImageShape shape = train.Shape;
-        Require(ModelFactory.Problem(settings.Model, shape));
-        if (settings.Batch.MicroBatchSize > train.Count)
-            Require($"Batch:MicroBatchSize = {settings.Batch.MicroBatchSize} is larger than the {train.Count} training samples of {settings.Data.Name}");
-        long microBatchesPerEpoch = train.Count / settings.Batch.MicroBatchSize;
-        // A run of Train:Steps steps, or of the micro-batches of Train:Epochs epochs: with an adaptive κ the
-        // steps that budget allows are known only as the run goes, and TotalSteps (at the first κ) bounds them.
-        long budget = settings.Train.Steps > 0 ? long.MaxValue : settings.Train.Epochs * microBatchesPerEpoch;
-        long totalSteps = settings.Train.Steps > 0 ? settings.Train.Steps : budget / settings.Batch.Kappa;
-        if (totalSteps < 1)
-            Require($"Train:Epochs = {settings.Train.Epochs} of {microBatchesPerEpoch} micro-batches is not one step of Batch:Kappa = {settings.Batch.Kappa}; raise Train:Epochs or set Train:Steps");
-        int maxKappa = settings.Adaptive.MaxKappa > 0 ? settings.Adaptive.MaxKappa : (int)Math.Min(int.MaxValue, Math.Max(settings.Batch.Kappa, microBatchesPerEpoch));
-        Require(SettingsValidation.ScalableProblem(settings, maxKappa));
-
-        string runDirectory = settings.Run.Dir.Length > 0 ? settings.Run.Dir : RunDirectoryOf(resume) ?? RunFolder.Default();
-        Require(RunFolder.Problem(runDirectory, resuming: resume is not null));
-        settings.Run.Dir = runDirectory;
-        string resolved = SettingsLoader.ToJson(settings);
-
-        manual_seed(settings.Train.Seed);
-        var model = ModelFactory.Create(settings.Model, shape, ImageClassificationSet.ClassCount);
-        return new TrainingJob(settings, sha256, train, test, model, totalSteps, budget, maxKappa, runDirectory, resolved, resume);
-    }
-
-    /// <summary>The run folder a --Resume path belongs to: the folder itself, or RUN for RUN/checkpoints/STEP.</summary>
-    private static string? RunDirectoryOf(string? resume)
-    {
-        if (resume is null)
-            return null;
-        if (resume == "latest")
-            throw new SettingsException("--Resume=latest needs Run:Dir, the folder of the run to go on with");
-        string full = Path.GetFullPath(resume);
-        return Path.GetFileName(Path.GetDirectoryName(full)) == CheckpointWriter.Folder ? Path.GetDirectoryName(Path.GetDirectoryName(full)) : full;
-    }
-
-    private static void Require(string? problem)
-    {
-        if (problem is not null)
+        if (settings.Problem() is { } problem)
             throw new SettingsException(problem);
+        var train = ImageClassificationSet.Load(settings.Data.Name, settings.Data.Dir, train: true, settings.Train.Seed);
+        var test = ImageClassificationSet.Load(settings.Data.Name, settings.Data.Dir, train: false, settings.Train.Seed);
+        if (ModelFactory.Problem(settings.Model, train.Shape) is { } modelProblem)
+            throw new SettingsException(modelProblem);
+        manual_seed(settings.Train.Seed);
+        var model = ModelFactory.Create(settings.Model, train.Shape, ImageClassificationSet.ClassCount);
+        try
+        {
+            return new BuiltInJob(new DataParallelTrainer(model, train, settings, resume) { Evaluate = Evaluation.Classification(test) }, train, test);
+        }
+        catch (SettingsException)
+        {
+            train.Dispose();
+            test.Dispose();
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Trains on this rank: the exit code, the same on every rank, and whether a signal stopped the run.
+    /// A refused run is one line from rank 0 (<see cref="TrainingException"/>).
+    /// </summary>
+    public static (int ExitCode, bool Stopped) Run(DataParallelTrainer trainer, ICommunicator communicator)
+    {
+        TrainingResult result;
+        try
+        {
+            result = trainer.Train(communicator);
+        }
+        catch (TrainingException error)
+        {
+            return (UsageError.Report($"hpcadam train: {error.Message}", error.ExitCode), false);
+        }
+        if (communicator.Rank == 0 && !result.Stopped)
+            Console.WriteLine(FormattableString.Invariant(
+                $"test accuracy: {100 * result.Metrics["test_accuracy"]:0.00}% (test loss {result.Metrics["test_loss"]:0.0000}) after {result.Steps} steps, {result.Samples} samples, {result.SamplesPerSecond:0} samples/s on {communicator.Size} rank(s); outputs in {result.RunDirectory}"));
+        return (ExitCodes.Success, result.Stopped);
+    }
+}
+
+/// <summary>A trainer over a built-in model and data set, which owns their native memory: a sweep prepares one after another in one process.</summary>
+internal sealed record BuiltInJob(DataParallelTrainer Trainer, ImageClassificationSet Train, ImageClassificationSet Test) : IDisposable
+{
+    public void Dispose()
+    {
+        Train.Dispose();
+        Test.Dispose();
+        Trainer.Model.Dispose();
     }
 }

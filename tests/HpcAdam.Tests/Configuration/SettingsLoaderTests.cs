@@ -14,7 +14,7 @@ public sealed class SettingsLoaderTests() : TemporaryDirectoryTest("hpcadam-sett
         Environment.SetEnvironmentVariable("HPCADAM__Batch__Kappa", "16");
         try
         {
-            TrainerSettings settings = SettingsLoader.Load(file, ["--Batch:Kappa=32", "--Model:Hidden", "512,256"]);
+            TrainerSettings settings = SettingsLoader.Load<TrainerSettings>(file, ["--Batch:Kappa=32", "--Model:Hidden", "512,256"]);
             Assert.That(settings.Optimizer.Lr, Is.EqualTo(0.5));          // file
             Assert.That(settings.Optimizer.Gamma1, Is.EqualTo(0.3));      // environment over file
             Assert.That(settings.Batch.Kappa, Is.EqualTo(32));            // argument over environment
@@ -32,22 +32,22 @@ public sealed class SettingsLoaderTests() : TemporaryDirectoryTest("hpcadam-sett
     public void AnUnknownKeyIsAShortErrorNamingItWhereItCameFromAndTheNearestKey()
     {
         string file = Write("""{ "Optimizer": { "Lrr": 0.5 } }""");
-        Assert.That(() => SettingsLoader.Load(file, []),
+        Assert.That(() => SettingsLoader.Load<TrainerSettings>(file, []),
             Throws.TypeOf<SettingsException>().With.Message.EqualTo($"unknown configuration key Optimizer:Lrr (in {file}): did you mean Optimizer:Lr?"));
-        Assert.That(() => SettingsLoader.Load(null, ["--Optimiser:Lr=1"]),
+        Assert.That(() => SettingsLoader.Load<TrainerSettings>(null, ["--Optimiser:Lr=1"]),
             Throws.TypeOf<SettingsException>().With.Message.EqualTo("unknown configuration key Optimiser:Lr (from --Optimiser:Lr): did you mean Optimizer:Lr?"));
         Environment.SetEnvironmentVariable("HPCADAM__Train__Lr", "0.1");
         try
         {
             // The right name under the wrong section.
-            Assert.That(() => SettingsLoader.Load(null, []),
+            Assert.That(() => SettingsLoader.Load<TrainerSettings>(null, []),
                 Throws.TypeOf<SettingsException>().With.Message.EqualTo("unknown configuration key Train:Lr (from HPCADAM__Train__Lr): did you mean Optimizer:Lr?"));
         }
         finally
         {
             Environment.SetEnvironmentVariable("HPCADAM__Train__Lr", null);
         }
-        Assert.That(() => SettingsLoader.Load(null, ["--Colour:Scheme=dark"]),
+        Assert.That(() => SettingsLoader.Load<TrainerSettings>(null, ["--Colour:Scheme=dark"]),
             Throws.TypeOf<SettingsException>().With.Message.EqualTo("unknown configuration key Colour:Scheme (from --Colour:Scheme): --help lists the keys"));
     }
 
@@ -60,7 +60,7 @@ public sealed class SettingsLoaderTests() : TemporaryDirectoryTest("hpcadam-sett
     [TestCase("Model:Layers", null)]
     public void TheNearestKeyIsAPlausibleTypo(string unknown, string? nearest)
     {
-        Assert.That(SettingKeys.Nearest(unknown), Is.EqualTo(nearest));
+        Assert.That(TrainerSettings.Keys.Nearest(unknown), Is.EqualTo(nearest));
     }
 
     [TestCase("--Batch:Kappa=four", "Batch:Kappa = 'four' is not a whole number (from --Batch:Kappa)")]
@@ -69,35 +69,35 @@ public sealed class SettingsLoaderTests() : TemporaryDirectoryTest("hpcadam-sett
     [TestCase("--Train:Steps=1.5", "Train:Steps = '1.5' is not a whole number (from --Train:Steps)")]
     public void AValueOfTheWrongTypeIsAOneLineErrorNamingTheKey(string argument, string message)
     {
-        Assert.That(() => SettingsLoader.Load(null, [argument]), Throws.TypeOf<SettingsException>().With.Message.EqualTo(message));
+        Assert.That(() => SettingsLoader.Load<TrainerSettings>(null, [argument]), Throws.TypeOf<SettingsException>().With.Message.EqualTo(message));
     }
 
     [Test]
     public void EveryKeyHasADescriptionAndItsDefaultIsTheSettingsDefault()
     {
         var defaults = new TrainerSettings();
-        Assert.That(SettingKeys.All, Has.Count.GreaterThan(40));
-        Assert.That(SettingKeys.Find("Optimizer:Lr")!.Default, Is.EqualTo("0.001"));
-        Assert.That(SettingKeys.Find("Optimizer:Eps")!.Default, Is.EqualTo("1e-8"));
-        Assert.That(SettingKeys.Find("Trace:Samples")!.Default, Is.EqualTo("false"));
-        Assert.That(SettingKeys.Find("Model:Name")!.Default, Is.EqualTo(defaults.Model.Name));
-        Assert.That(SettingKeys.All.Select(key => key.Description), Has.All.Not.Empty);
+        Assert.That(TrainerSettings.Keys.All, Has.Count.GreaterThan(40));
+        Assert.That(TrainerSettings.Keys.Find("Optimizer:Lr")!.Default, Is.EqualTo("0.001"));
+        Assert.That(TrainerSettings.Keys.Find("Optimizer:Eps")!.Default, Is.EqualTo("1e-8"));
+        Assert.That(TrainerSettings.Keys.Find("Trace:Samples")!.Default, Is.EqualTo("false"));
+        Assert.That(TrainerSettings.Keys.Find("Model:Name")!.Default, Is.EqualTo(defaults.Model.Name));
+        Assert.That(TrainerSettings.Keys.All.Select(key => key.Description), Has.All.Not.Empty);
     }
 
     [Test]
     public void AMissingOrMalformedFileIsAnError()
     {
-        Assert.That(() => SettingsLoader.Load(Path.Combine(TestDirectory, "absent.json"), []),
+        Assert.That(() => SettingsLoader.Load<TrainerSettings>(Path.Combine(TestDirectory, "absent.json"), []),
             Throws.TypeOf<SettingsException>().With.Message.EndsWith("absent.json does not exist"));
-        Assert.That(() => SettingsLoader.Load(Write("{ not json"), []),
+        Assert.That(() => SettingsLoader.Load<TrainerSettings>(Write("{ not json"), []),
             Throws.TypeOf<SettingsException>().With.Message.StartsWith("the configuration cannot be read"));
     }
 
     [Test]
     public void TheResolvedSettingsReadBackUnchanged()
     {
-        TrainerSettings settings = SettingsLoader.Load(null, ["--Optimizer:Name=adam", "--Train:Steps=123", "--Trace:Samples=true"]);
-        TrainerSettings again = SettingsLoader.Load(Write(SettingsLoader.ToJson(settings)), []);
+        TrainerSettings settings = SettingsLoader.Load<TrainerSettings>(null, ["--Optimizer:Name=adam", "--Train:Steps=123", "--Trace:Samples=true"]);
+        TrainerSettings again = SettingsLoader.Load<TrainerSettings>(Write(SettingsLoader.ToJson(settings)), []);
         Assert.That(SettingsLoader.ToJson(again), Is.EqualTo(SettingsLoader.ToJson(settings)));
         Assert.That((again.Optimizer.Name, again.Train.Steps, again.Trace.Samples), Is.EqualTo(("adam", 123L, true)));
     }

@@ -8,7 +8,7 @@ public sealed class SettingsValidationTests
     [Test]
     public void TheDefaultsCanRun()
     {
-        Assert.That(SettingsValidation.Problem(new TrainerSettings()), Is.Null);
+        Assert.That(new TrainerSettings().Problem(), Is.Null);
     }
 
     [TestCase("--Model:Name=transformer", "Model:Name = 'transformer' is not a model")]
@@ -29,21 +29,21 @@ public sealed class SettingsValidationTests
     [TestCase("--Optimizer:Lr=-1", "Optimizer:Lr = -1 must be a positive finite number")]
     public void ABadValueIsNamed(string argument, string message)
     {
-        Assert.That(SettingsValidation.Problem(SettingsLoader.Load(null, [argument])), Does.StartWith(message));
+        Assert.That(SettingsLoader.Load<TrainerSettings>(null, [argument]).Problem(), Does.StartWith(message));
     }
 
     [Test]
     public void ARateThatScalingPushesOutOfRangeIsNamed()
     {
         // γ1 = 0.1 given at κ = 1, run at κ = 16 under the linear rule: 1.6.
-        TrainerSettings settings = SettingsLoader.Load(null, ["--Batch:Kappa=16", "--Optimizer:ReferenceKappa=1"]);
-        Assert.That(SettingsValidation.Problem(settings), Does.StartWith("Optimizer:Gamma1 = 0.1 at reference κ 1 becomes 1.6 at κ 16"));
+        TrainerSettings settings = SettingsLoader.Load<TrainerSettings>(null, ["--Batch:Kappa=16", "--Optimizer:ReferenceKappa=1"]);
+        Assert.That(settings.Problem(), Does.StartWith("Optimizer:Gamma1 = 0.1 at reference κ 1 becomes 1.6 at κ 16"));
     }
 
     [Test]
     public void AnAdaptiveKappaThatPushesARateOutOfRangeIsNamedWithTheWaysOut()
     {
-        TrainerSettings settings = SettingsLoader.Load(null, ["--Adaptive:Test=norm", "--Batch:Kappa=2"]);
+        TrainerSettings settings = SettingsLoader.Load<TrainerSettings>(null, ["--Adaptive:Test=norm", "--Batch:Kappa=2"]);
         Assert.That(SettingsValidation.ScalableProblem(settings, maxKappa: 64),
             Does.StartWith("κ may grow to 64 (Adaptive:MaxKappa), where Optimizer:Gamma1 = 0.1 at reference κ 2 becomes 3.2 at κ 64")
                 .And.EndWith("or set Adaptive:HoldHyperparameters=true"));

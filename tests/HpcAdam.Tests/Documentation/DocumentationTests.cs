@@ -28,7 +28,7 @@ public sealed class DocumentationTests
         string page = File.ReadAllText(Path.Combine(s_root, "docs", "configuration.md"));
         Assert.Multiple(() =>
         {
-            foreach (SettingKey key in SettingKeys.All)
+            foreach (SettingKey key in TrainerSettings.Keys.All)
                 Assert.That(page, Does.Contain($"| `{key.Path}` | `{(key.Default.Length == 0 ? "\"\"" : key.Default)}` | {key.Description} |"), key.Path);
         });
     }

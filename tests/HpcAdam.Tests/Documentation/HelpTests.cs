@@ -29,7 +29,7 @@ public sealed class HelpTests
         string keys = help.Stdout.Split("Settings:")[1];
         Assert.Multiple(() =>
         {
-            foreach (SettingKey key in SettingKeys.All.Where(key => !sectionsItDoesNotRead.Contains(key.Section)))
+            foreach (SettingKey key in TrainerSettings.Keys.All.Where(key => !sectionsItDoesNotRead.Contains(key.Section)))
             {
                 bool listed = Regex.IsMatch(keys, $@"\n  {key.Section}\n(    .*\n)*?    {key.Name} +{Regex.Escape(key.Default.Length == 0 ? "\"\"" : key.Default)} +{Regex.Escape(key.Description)}\n");
                 bool readByCommand = command != "invariance-probe" || key.Section is "Model" or "Data" or "Probe" || key.Path is "Batch:MicroBatchSize"

@@ -15,7 +15,7 @@ internal static class ModelBuilder
     public static ImageShape Shape(string dataSet) => dataSet == "mnist" ? Mnist : Cifar;
 
     /// <summary>The model settings of space-separated arguments, e.g. "--Model:Name=vit --Model:Depth=2".</summary>
-    public static ModelSettings Settings(string arguments) => SettingsLoader.Load(null, arguments.Split(' ')).Model;
+    public static ModelSettings Settings(string arguments) => SettingsLoader.Load<TrainerSettings>(null, arguments.Split(' ')).Model;
 
     public static nn.Module<Tensor, Tensor> Build(string arguments, ImageShape shape, long seed = 1)
     {

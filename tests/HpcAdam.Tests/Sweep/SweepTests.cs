@@ -142,9 +142,9 @@ public sealed class SweepTests() : TemporaryDirectoryTest("hpcadam-sweep-")
     [TestCase("sweep-cifar10-vit.json", 48)]
     public void EveryExampleSweepIsAValidPlan(string file, int runs)
     {
-        TrainerSettings settings = SettingsLoader.Load(Path.Combine(ChildProcess.RepoRoot, "examples", file), []);
+        TrainerSettings settings = SettingsLoader.Load<TrainerSettings>(Path.Combine(ChildProcess.RepoRoot, "examples", file), []);
         SweepPlan plan = SweepPlan.From(settings);
         Assert.That(plan.Runs, Has.Count.EqualTo(runs));
-        Assert.That(plan.Runs.Select(run => SettingsValidation.Problem(plan.SettingsOf(run))), Is.All.Null);
+        Assert.That(plan.Runs.Select(run => plan.SettingsOf(run).Problem()), Is.All.Null);
     }
 }

@@ -36,7 +36,7 @@ public sealed class BatchSizeControllerTests
     {
         using torch.Tensor weights = torch.zeros(1);
         using var controller = new BatchSizeController(new AdaptiveSettings { Test = "norm", Eta = 1 }, kappa: 2, maxKappa: 16, weights);
-        using var buffer = new StepBuffer(1, bufferElements: 0);
+        using var buffer = new StepBuffer(1, bufferElements: 0, rank: 0, ranks: 1);
 
         TestVerdict grown = Step(controller, buffer, step: 1, demand: 5.3);
         Assert.That(grown.RequestedKappa, Is.EqualTo(5.3).Within(1e-4).Percent);
@@ -56,7 +56,7 @@ public sealed class BatchSizeControllerTests
     {
         using torch.Tensor weights = torch.zeros(1);
         using var controller = new BatchSizeController(new AdaptiveSettings { Test = "norm", Eta = 1, TestEvery = 3 }, kappa: 2, maxKappa: 64, weights);
-        using var buffer = new StepBuffer(1, bufferElements: 0);
+        using var buffer = new StepBuffer(1, bufferElements: 0, rank: 0, ranks: 1);
         Assert.That(new[] { 1, 2 }.Select(step => Step(controller, buffer, step, demand: 10).RequestedKappa), Is.All.Null);
         Assert.That(controller.Kappa, Is.EqualTo(2));
         Assert.That(Step(controller, buffer, step: 3, demand: 9.5).Change?.New, Is.EqualTo(10));
@@ -67,7 +67,7 @@ public sealed class BatchSizeControllerTests
     {
         using torch.Tensor weights = torch.zeros(1);
         using var controller = new BatchSizeController(new AdaptiveSettings { Test = "augmented" }, kappa: 4, maxKappa: 64, weights);
-        using var buffer = new StepBuffer(1, bufferElements: 0);
+        using var buffer = new StepBuffer(1, bufferElements: 0, rank: 0, ranks: 1);
         Assert.That(Step(controller, buffer, step: 1, demand: 4).RequestedKappa, Is.Null, "no previous step, no direction");
         TestVerdict second = Step(controller, buffer, step: 2, demand: 4);
         // In one dimension every variance lies along the direction: Var_k⟨g_k, d⟩ = V and nothing is orthogonal.

@@ -1,0 +1,162 @@
+using System.ComponentModel;
+
+namespace HpcAdam.Training;
+
+/// <summary>
+/// What a <see cref="DataParallelTrainer"/> is configured with, section by section: each property
+/// is a configuration key (<c>Section:Key</c>) with the default a user gets when it is not set, and
+/// its [Description] is what <c>--help</c> and docs/configuration.md print (<see cref="SettingKeys"/>).
+/// A program with settings of its own (its model, its data) derives from this class and adds its
+/// sections; <see cref="SettingsLoader"/> then reads and checks them all.
+/// </summary>
+public class TrainingSettings
+{
+    public BatchSettings Batch { get; set; } = new();
+    public OptimizerSettings Optimizer { get; set; } = new();
+    public TrainSettings Train { get; set; } = new();
+    public RunSettings Run { get; set; } = new();
+    public EvalSettings Eval { get; set; } = new();
+    public CheckpointSettings Checkpoint { get; set; } = new();
+    public TraceSettings Trace { get; set; } = new();
+    public CheckSettings Check { get; set; } = new();
+    public AdaptiveSettings Adaptive { get; set; } = new();
+
+    /// <summary>
+    /// The settings a resume must not change, as (key, value): the global sample stream's and the
+    /// optimizer's. A class that adds its model's and data's settings adds those keys too.
+    /// </summary>
+    public virtual IEnumerable<(string Key, object Value)> ResumeIdentity() =>
+        [("Batch:MicroBatchSize", Batch.MicroBatchSize), ("Train:Seed", Train.Seed), ("Optimizer:Name", Optimizer.Name)];
+}
+
+public sealed class BatchSettings
+{
+    [Description("M, samples per micro-batch")]
+    public int MicroBatchSize { get; set; } = 25;
+
+    [Description("κ, micro-batches per optimizer step; the batch is B = κ·M")]
+    public int Kappa { get; set; } = 4;
+}
+
+public sealed class OptimizerSettings
+{
+    [Description("bsi-adam, adam, micro-adam (κ = 1), adagrad or adagrad-norm")]
+    public string Name { get; set; } = "bsi-adam";
+
+    [Description("η, the learning rate at Optimizer:ReferenceKappa")]
+    public double Lr { get; set; } = 1e-3;
+
+    [Description("γ1 = 1 − β1, the rate of m's average, at the reference κ")]
+    public double Gamma1 { get; set; } = 0.1;
+
+    [Description("γ2 = 1 − β2, the rate of v's average, at the reference κ")]
+    public double Gamma2 { get; set; } = 0.001;
+
+    [Description("ε, added to √v̂ in the denominator")]
+    public double Eps { get; set; } = 1e-8;
+
+    [Description("λ, decoupled weight decay (AdamW): w ← (1 − η'λ)·w − …")]
+    public double WeightDecay { get; set; }
+
+    [Description("how η and γ follow κ: linear (BSI-Adam's invariance), sqrt or none")]
+    public string Scaling { get; set; } = "linear";
+
+    [Description("the κ Lr, Gamma1 and Gamma2 are given at; 0 = Batch:Kappa")]
+    public int ReferenceKappa { get; set; }
+}
+
+public sealed class TrainSettings
+{
+    [Description("run length in epochs, a budget of micro-batches an adaptive κ spends in fewer steps")]
+    public int Epochs { get; set; } = 1;
+
+    [Description("run length in optimizer steps; wins over Epochs when above 0")]
+    public long Steps { get; set; }
+
+    [Description("seed of the initial weights (drawn on rank 0) and of the sample stream")]
+    public long Seed { get; set; }
+
+    [Description("steps in a row with a non-finite loss or gradient before the job stops")]
+    public int MaxSkips { get; set; } = 10;
+}
+
+public sealed class RunSettings
+{
+    [Description("where rank 0 writes the run; empty = runs/<UTC time>; never an existing run unless resumed")]
+    public string Dir { get; set; } = "";
+
+    [Description("hold an exclusive lock on the run (or sweep) folder, so a second job on it is refused; false only where the file system has no flock")]
+    public bool Lock { get; set; } = true;
+
+    [Description("also write TensorBoard event files (loss, lr, κ, noise scale, test metrics per step) to RUN/tensorboard")]
+    public bool TensorBoard { get; set; }
+}
+
+public sealed class EvalSettings
+{
+    [Description("evaluate on the test set every N steps; 0 = only at the end")]
+    public int Every { get; set; }
+
+    [Description("test samples an evaluation uses, the first N of the test set; 0 = all")]
+    public int Samples { get; set; }
+
+    [Description("samples per forward pass of an evaluation: its activations set the peak memory of a rank")]
+    public int BatchSize { get; set; } = 500;
+}
+
+public sealed class CheckpointSettings
+{
+    [Description("checkpoint every N steps; 0 = only at the end")]
+    public int Every { get; set; }
+
+    [Description("keep the newest N checkpoints, deleting older ones once a newer one is complete; 0 = keep all")]
+    public int Keep { get; set; } = 3;
+
+    [Description("never delete a checkpoint whose step is a multiple of N (milestones); 0 = none")]
+    public int KeepEvery { get; set; }
+}
+
+public sealed class TraceSettings
+{
+    [Description("write samples.jsonl (each step's micro-batches) and initial.safetensors")]
+    public bool Samples { get; set; }
+
+    [Description("every rank writes its model's buffers after every step to trace/buffers.rank-R.step-S.safetensors")]
+    public bool Buffers { get; set; }
+}
+
+public sealed class CheckSettings
+{
+    [Description("every N steps, compare a checksum of each rank's weights, buffers and optimizer state with rank 0's; 0 = at the start and the end only")]
+    public int Every { get; set; }
+
+    [Description("end the job when a collective has not completed after this many seconds; 0 = never")]
+    public int TimeoutSeconds { get; set; } = 600;
+}
+
+public sealed class AdaptiveSettings
+{
+    [Description("grow κ when this test fails: none, norm, inner-product, augmented or coordinate")]
+    public string Test { get; set; } = "none";
+
+    [Description("η_n of the norm and coordinate tests (AdAdaGrad uses 0.1 to 0.5)")]
+    public double Eta { get; set; } = 0.1;
+
+    [Description("θ of the inner-product test")]
+    public double Theta { get; set; } = 0.9;
+
+    [Description("ν of the orthogonality test (part of the augmented test)")]
+    public double Nu { get; set; } = 5.84;
+
+    [Description("the largest κ; 0 = the micro-batches of one epoch")]
+    public int MaxKappa { get; set; }
+
+    [Description("run the test every N steps")]
+    public int TestEvery { get; set; } = 1;
+
+    [Description("keep η' and γ' at their Batch:Kappa values as κ grows (AdAdaGrad's practice)")]
+    public bool HoldHyperparameters { get; set; }
+
+    [Description("EMA rate of the noise scale's numerator and denominator")]
+    public double Smoothing { get; set; } = 0.1;
+}

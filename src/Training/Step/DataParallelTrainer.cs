@@ -1,0 +1,117 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using HpcAdam.Collectives;
+using HpcAdam.Optim;
+using static TorchSharp.torch;
+
+namespace HpcAdam.Training;
+
+/// <summary>
+/// Data-parallel training of any TorchSharp module with HpcAdam's step (docs/ALGORITHMS.md, "The
+/// step"): step s takes the next κ micro-batches of the global stream; micro-batch k goes to rank
+/// k mod P, which adds its gradient to S1 and S2; one all-reduce sums [S1 | S2 | buffer changes |
+/// scalars]; every rank applies the identical optimizer step, runs the same batch-size test on the
+/// same sums, and rank 0 writes metrics and checkpoints. Build one on every rank with the same
+/// settings and call <see cref="Train"/> on every rank (docs/library.md).
+/// </summary>
+public sealed class DataParallelTrainer
+{
+    private readonly TrainingSettings _settings;
+
+    /// <summary>
+    /// Checks the settings against <paramref name="train"/> and the run folder before anything runs,
+    /// so a mistake is a <see cref="SettingsException"/> with one line naming the key, before any rank
+    /// touches MPI. <paramref name="resume"/>: go on from a checkpoint: "latest" (the newest in
+    /// Run:Dir; none starts fresh), a run folder, or a checkpoint folder.
+    /// </summary>
+    public DataParallelTrainer(nn.Module<Tensor, Tensor> model, IMicroBatchSource train, TrainingSettings settings, string? resume = null)
+    {
+        Require(SettingsValidation.Problem(settings) ?? FaultInjection.Problem());
+        // The hash of the settings as given, which every rank must share (each rank may resolve a default Run:Dir of its own).
+        string given = SettingsLoader.ToJson(settings);
+        ConfigurationSha256 = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(given)));
+        _settings = (TrainingSettings)JsonSerializer.Deserialize(given, settings.GetType())!;
+        (Model, Data, Resume) = (model, train, resume);
+
+        int microBatchSize = settings.Batch.MicroBatchSize, kappa = settings.Batch.Kappa;
+        if (microBatchSize > train.Count)
+            Require($"Batch:MicroBatchSize = {microBatchSize} is larger than the {train.Count} training samples");
+        long microBatchesPerEpoch = train.Count / microBatchSize;
+        // A run of Train:Steps steps, or of the micro-batches of Train:Epochs epochs: with an adaptive κ the
+        // steps that budget allows are known only as the run goes, and TotalSteps (at the first κ) bounds them.
+        MicroBatchBudget = settings.Train.Steps > 0 ? long.MaxValue : settings.Train.Epochs * microBatchesPerEpoch;
+        TotalSteps = settings.Train.Steps > 0 ? settings.Train.Steps : MicroBatchBudget / kappa;
+        if (TotalSteps < 1)
+            Require($"Train:Epochs = {settings.Train.Epochs} of {microBatchesPerEpoch} micro-batches is not one step of Batch:Kappa = {kappa}; raise Train:Epochs or set Train:Steps");
+        MaxKappa = settings.Adaptive.MaxKappa > 0 ? settings.Adaptive.MaxKappa : (int)Math.Min(int.MaxValue, Math.Max(kappa, microBatchesPerEpoch));
+        Require(SettingsValidation.ScalableProblem(settings, MaxKappa));
+
+        RunDirectory = settings.Run.Dir.Length > 0 ? settings.Run.Dir : RunDirectoryOf(resume) ?? RunFolder.Default();
+        Require(RunFolder.Problem(RunDirectory, resuming: resume is not null));
+        _settings.Run.Dir = RunDirectory;
+        ResolvedConfigurationJson = SettingsLoader.ToJson(_settings);
+    }
+
+    /// <summary>The mean loss of a micro-batch from the model's output and the source's target; cross-entropy by default.</summary>
+    public Func<Tensor, Tensor, Tensor> Loss { get; init; } = (output, target) => nn.functional.cross_entropy(output, target);
+
+    /// <summary>The metric of Eval:Every and of the run's end; none by default.</summary>
+    public Evaluator? Evaluate { get; init; }
+
+    public nn.Module<Tensor, Tensor> Model { get; }
+    public IMicroBatchSource Data { get; }
+    public string? Resume { get; }
+
+    /// <summary>Where rank 0 writes the run: Run:Dir, the run a --Resume path names, or runs/UTC-TIME.</summary>
+    public string RunDirectory { get; }
+
+    /// <summary>The run's steps: Train:Steps, or the steps of Train:Epochs at the first κ (fewer when κ grows).</summary>
+    public long TotalSteps { get; }
+
+    /// <summary>The micro-batches the run may consume: Train:Epochs' worth, or unbounded with Train:Steps.</summary>
+    public long MicroBatchBudget { get; }
+
+    /// <summary>The largest κ an adaptive batch may grow to.</summary>
+    public int MaxKappa { get; }
+
+    internal TrainingSettings Settings => _settings;
+    internal string ConfigurationSha256 { get; }
+    internal string ResolvedConfigurationJson { get; }
+
+    /// <summary>Whether the run ends after <paramref name="step"/>: its last step, or no room in the budget for a step of <paramref name="nextKappa"/>.</summary>
+    internal bool EndsAfter(long step, long microBatchesConsumed, int nextKappa) =>
+        step >= TotalSteps || microBatchesConsumed + nextKappa > MicroBatchBudget;
+
+    /// <summary>The fraction of the run behind a step: of its steps, or of its budget when κ may grow.</summary>
+    internal double Done(long step, long microBatchesConsumed) =>
+        Math.Max((double)step / TotalSteps, MicroBatchBudget == long.MaxValue ? 0 : (double)microBatchesConsumed / MicroBatchBudget);
+
+    /// <summary>
+    /// Runs the job on this rank; every rank of <paramref name="communicator"/> must call it. Throws
+    /// <see cref="TrainingException"/> (the same on every rank) when the run is refused or cannot go on,
+    /// and <see cref="DivergedException"/> after Train:MaxSkips non-finite steps in a row.
+    /// </summary>
+    public TrainingResult Train(ICommunicator communicator)
+    {
+        using var run = new TrainingRun(communicator, this);
+        return run.Execute();
+    }
+
+    /// <summary>The run folder a resume path belongs to: the folder itself, or RUN for RUN/checkpoints/STEP.</summary>
+    private static string? RunDirectoryOf(string? resume)
+    {
+        if (resume is null)
+            return null;
+        if (resume == "latest")
+            throw new SettingsException("--Resume=latest needs Run:Dir, the folder of the run to go on with");
+        string full = Path.GetFullPath(resume);
+        return Path.GetFileName(Path.GetDirectoryName(full)) == CheckpointWriter.Folder ? Path.GetDirectoryName(Path.GetDirectoryName(full)) : full;
+    }
+
+    private static void Require(string? problem)
+    {
+        if (problem is not null)
+            throw new SettingsException(problem);
+    }
+}

@@ -1,0 +1,68 @@
+using System.Runtime.InteropServices;
+using HpcAdam.Collectives;
+using static TorchSharp.torch;
+
+namespace HpcAdam.Training;
+
+/// <summary>
+/// One rank's copy of the model, kept identical to every other rank's: its parameters and
+/// gradients as flat buffers (<see cref="FlatParameters"/>) and its buffers with the rule that
+/// merges their changes (<see cref="ModelBuffers"/>). Every micro-batch of a step is computed from
+/// the state the step started with, so the step does not depend on how its micro-batches are
+/// shared among the ranks.
+/// </summary>
+internal sealed class ModelReplica : IDisposable
+{
+    private readonly Func<Tensor, Tensor, Tensor> _loss;
+
+    public ModelReplica(nn.Module<Tensor, Tensor> model, Func<Tensor, Tensor, Tensor> loss)
+    {
+        Module = model;
+        _loss = loss;
+        Parameters = new FlatParameters(model);
+        Buffers = new ModelBuffers(model);
+    }
+
+    public nn.Module<Tensor, Tensor> Module { get; }
+    public FlatParameters Parameters { get; }
+    public ModelBuffers Buffers { get; }
+
+    /// <summary>Every rank starts from rank 0's weights and buffers, whatever its random state.</summary>
+    public void TakeRankZeros(ICommunicator communicator)
+    {
+        communicator.Broadcast(MemoryMarshal.Cast<byte, float>(Parameters.Weights.bytes), root: 0);
+        Buffers.Broadcast(communicator);
+    }
+
+    /// <summary>
+    /// Forward and backward of micro-batch <paramref name="position"/> of the step's κ from the
+    /// step's starting state; adds its gradient, squared gradient, loss and buffer changes to
+    /// <paramref name="step"/>. The gradient stays in <see cref="FlatParameters.Gradients"/> until the next call.
+    /// </summary>
+    public void AddMicroBatch(StepBuffer step, IMicroBatchSource data, long[] indices, int position, int kappa)
+    {
+        using var scope = NewDisposeScope();
+        (Tensor input, Tensor target) = data.MicroBatch(indices);
+        Parameters.ZeroGradients();
+        Buffers.BeforeMicroBatch();
+        Tensor loss = _loss(Module.forward(input), target);
+        loss.backward();
+        step.Add(Parameters.Gradients, loss.item<float>(), indices.Length);
+        Buffers.AddChange(step.BufferChanges, position, kappa);
+    }
+
+    /// <summary>After the step's all-reduce: the buffers take every micro-batch's change, or none on a skipped step.</summary>
+    public void EndStep(StepBuffer step, bool skipped)
+    {
+        if (skipped)
+            Buffers.Revert();
+        else
+            Buffers.Commit(step.BufferChanges);
+    }
+
+    public void Dispose()
+    {
+        Buffers.Dispose();
+        Parameters.Dispose();
+    }
+}
