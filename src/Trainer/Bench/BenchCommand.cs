@@ -28,7 +28,7 @@ internal static class BenchCommand
                 parsed.GetValue(iterations), out AllReduceBenchOptions? options);
             if (problem is not null)
                 return UsageError.Report($"hpcadam bench allreduce: {problem}");
-            return Job.Run(communicator => Run(communicator, options!, parsed.GetValue(json)));
+            return DataParallelJob.Run(communicator => Run(communicator, options!, parsed.GetValue(json)));
         });
         return command;
     }
@@ -90,7 +90,7 @@ internal static class BenchCommand
             string? problem = ValidateOptimizer(options, jsonFile);
             if (problem is not null)
                 return UsageError.Report($"hpcadam bench optimizer: {problem}");
-            return Job.Run(communicator => communicator.Size > 1
+            return DataParallelJob.Run(communicator => communicator.Size > 1
                 ? UsageError.Report("hpcadam bench optimizer: times one process; run it without mpirun or srun")
                 : RunOptimizer(options, jsonFile));
         });

@@ -31,7 +31,7 @@ internal static class InvarianceProbeCommand
                 if (output is { Directory.Exists: false })
                     throw new SettingsException($"--json {output.FullName}: the folder {output.DirectoryName} does not exist");
                 ImageClassificationSet data = InvarianceProbe.Check(settings, kappas);
-                return Job.Run(communicator => Run(communicator, new InvarianceProbe(communicator, settings, kappas, lrs, data), output));
+                return DataParallelJob.Run(communicator => Run(communicator, new InvarianceProbe(communicator, settings, kappas, lrs, data), output));
             },
             json);
     }

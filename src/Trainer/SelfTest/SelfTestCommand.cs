@@ -27,7 +27,7 @@ internal static class SelfTestCommand
             int count = parsed.GetValue(elements);
             if (count < 1)
                 return UsageError.Report($"hpcadam selftest: --elements {count} must be at least 1");
-            return Job.Run(communicator =>
+            return DataParallelJob.Run(communicator =>
             {
                 if (parsed.GetValue(failRank) == communicator.Rank)
                     throw new InvalidOperationException($"injected failure on rank {communicator.Rank} (--fail-rank)");

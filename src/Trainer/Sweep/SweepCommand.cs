@@ -26,7 +26,7 @@ internal static class SweepCommand
             (_, settings) =>
             {
                 SweepPlan plan = Check(settings);
-                return Job.Run(communicator => Run(communicator, plan));
+                return DataParallelJob.Run(communicator => Run(communicator, plan));
             });
 
     /// <summary>Every run's settings and the data, checked before MPI starts; a folder holding another sweep is refused.</summary>

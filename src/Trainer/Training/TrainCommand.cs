@@ -27,7 +27,7 @@ internal static class TrainCommand
             (parsed, settings) =>
             {
                 using BuiltInJob job = Prepare(settings, parsed.GetValue(resume));
-                return Job.Run(communicator => Run(job.Trainer, communicator).ExitCode);
+                return DataParallelJob.Run(communicator => Run(job.Trainer, communicator).ExitCode);
             },
             resume);
     }

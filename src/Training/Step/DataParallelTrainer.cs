@@ -8,8 +8,8 @@ using static TorchSharp.torch;
 namespace HpcAdam.Training;
 
 /// <summary>
-/// Data-parallel training of any TorchSharp module with HpcAdam's step (docs/ALGORITHMS.md, "The
-/// step"): step s takes the next κ micro-batches of the global stream; micro-batch k goes to rank
+/// Data-parallel training of any TorchSharp module with HpcAdam's step
+/// (docs/ALGORITHMS.md, "The step"): step s takes the next κ micro-batches of the global stream; micro-batch k goes to rank
 /// k mod P, which adds its gradient to S1 and S2; one all-reduce sums [S1 | S2 | buffer changes |
 /// scalars]; every rank applies the identical optimizer step, runs the same batch-size test on the
 /// same sums, and rank 0 writes metrics and checkpoints. Build one on every rank with the same

@@ -146,13 +146,15 @@ internal sealed class TrainingRun : IDisposable
 
     private static bool Due(int every, long step) => every > 0 && step % every == 0;
 
-    /// <summary>The step's bookkeeping: its metrics and progress, Trace:Buffers, Train:MaxSkips and Check:Every.</summary>
+    /// <summary>The step's bookkeeping: its metrics and progress, Trace:Samples and Trace:Buffers, Train:MaxSkips and Check:Every.</summary>
     private void Report(long step, RunCounters counters, bool last, StepReport report)
     {
+        long firstMicroBatch = counters.MicroBatchesConsumed - report.Kappa;
+        _log!.Folder?.Samples(step, Enumerable.Range(0, report.Kappa).Select(k => _stream.Indices(firstMicroBatch + k)));
         if (_settings.Trace.Buffers)
             _replica.Buffers.Save(Path.Combine(_trainer.RunDirectory, TraceFolder,
                 FormattableString.Invariant($"buffers.rank-{_communicator.Rank}.step-{step:D8}.safetensors")));
-        _log!.Step(step, report, counters, _clock);
+        _log.Step(step, report, counters, _clock);
         _clock.StepDone();
         _log.Progress(step, _trainer.Done(step, counters.MicroBatchesConsumed), last, report, counters, _clock);
         if (counters.SkippedInARow >= _settings.Train.MaxSkips)

@@ -92,7 +92,7 @@ public sealed class TrainingRunTests() : TemporaryDirectoryTest("hpcadam-train-"
     public void MetricsEvaluationsCheckpointsAndSummaryAreWrittenWhereUsersLook()
     {
         RunFiles run = Train(ranks: 2, "run", "--Train:Steps=25", "--Eval:Every=10", "--Checkpoint:Every=10",
-            "--Batch:MicroBatchSize=16", "--Batch:Kappa=2", "--Optimizer:ReferenceKappa=1", "--Optimizer:Lr=0.001");
+            "--Batch:MicroBatchSize=16", "--Batch:Kappa=2", "--Optimizer:ReferenceKappa=1", "--Optimizer:Lr=0.001", "--Run:TensorBoard=true");
 
         List<JsonElement> steps = run.Metrics("step");
         Assert.That(steps.Select(line => line.GetProperty("step").GetInt64()), Is.EqualTo(Enumerable.Range(1, 25).Select(i => (long)i)));
@@ -123,6 +123,22 @@ public sealed class TrainingRunTests() : TemporaryDirectoryTest("hpcadam-train-"
             Assert.That(summary.TryGetProperty(field, out _), field);
         Assert.That(summary.GetProperty("test_accuracy").GetDouble(), Is.EqualTo(run.Metrics("eval")[^1].GetProperty("test_accuracy").GetDouble()));
         Assert.That(File.ReadAllText(Path.Combine(run.Directory, "config.json")), Does.Contain("\"Kappa\": 2"));
+        // Each rank's peak resident memory: a plausible size for a process that loaded libtorch and MNIST.
+        Assert.That(summary.GetProperty("peak_rss_mib").EnumerateArray().Select(rank => rank.GetDouble()),
+            Has.Exactly(2).Items.And.All.InRange(50.0, 8192.0));
+        Assert.That(steps.Select(line => line.GetProperty("peak_rss_mib").GetDouble()), Is.Ordered.And.All.GreaterThan(50.0));
+
+        // TensorBoard's event file holds the same numbers as metrics.jsonl, as float32.
+        string eventFile = Directory.GetFiles(Path.Combine(run.Directory, "tensorboard"), "events.out.tfevents.*").Single();
+        TensorBoardEventFile.Contents events = TensorBoardEventFile.Read(eventFile);
+        Assert.That(events.FileVersion, Is.EqualTo("brain.Event:2"));
+        float[] Scalars(string tag) => [.. events.Scalars.Where(scalar => scalar.Tag == tag).OrderBy(scalar => scalar.Step).Select(scalar => scalar.Value)];
+        Assert.That(Scalars("loss"), Is.EqualTo(steps.Select(line => (float)line.GetProperty("loss").GetDouble())));
+        Assert.That(Scalars("lr"), Is.EqualTo(steps.Select(line => (float)line.GetProperty("lr").GetDouble())));
+        Assert.That(Scalars("kappa"), Is.EqualTo(Enumerable.Repeat(2f, 25)));
+        Assert.That(Scalars("noise_scale"), Has.Length.EqualTo(steps.Count(line => line.GetProperty("noise_scale").ValueKind == JsonValueKind.Number)));
+        Assert.That(Scalars("test_accuracy"), Is.EqualTo(run.Metrics("eval").Select(line => (float)line.GetProperty("test_accuracy").GetDouble())));
+        Assert.That(events.Scalars.Where(scalar => scalar.Tag == "test_accuracy").Select(scalar => scalar.Step), Is.EqualTo(new long[] { 10, 20, 25 }));
     }
 
     [Test]
