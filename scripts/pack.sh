@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# NuGet packages of the libraries into artifacts/packages/, a folder a user adds as a package
+# source. The libraries are the projects with IsPackable=true (HpcAdam.Optim,
+# HpcAdam.Collectives, ...), found here so a new one needs no change; they are packed one by one
+# rather than through the solution, so a version given here does not rebuild the hpcadam
+# command or the tests under that version.
+#   scripts/pack.sh [VERSION]    (or HPCADAM_VERSION=...; default: VersionPrefix in Directory.Build.props)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+version=${1:-${HPCADAM_VERSION:-}}
+out=artifacts/packages  # PackageOutputPath in Directory.Build.props
+mkdir -p "$out"
+stamp=$(mktemp)
+trap 'rm -f "$stamp"' EXIT
+for project in $(grep -l '<IsPackable>true</IsPackable>' src/*/*.csproj); do
+  dotnet pack "$project" -c Release -nologo -v quiet -clp:NoSummary ${version:+"-p:Version=$version"}
+done
+# What this run wrote (other versions in the folder are left alone).
+find "$out" -maxdepth 1 -name '*.nupkg' -newer "$stamp" -printf 'pack: %p\n' | sort
