@@ -5,15 +5,16 @@
 # rather than through the solution, so a version given here does not rebuild the hpcadam
 # command or the tests under that version.
 #   scripts/pack.sh [VERSION]    (or HPCADAM_VERSION=...; default: VersionPrefix in Directory.Build.props)
+#   HPCADAM_PACKAGE_DIR=DIR      another folder than artifacts/packages (the example's test packs into its own)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 version=${1:-${HPCADAM_VERSION:-}}
-out=artifacts/packages  # PackageOutputPath in Directory.Build.props
+out=${HPCADAM_PACKAGE_DIR:-artifacts/packages}  # PackageOutputPath in Directory.Build.props by default
 mkdir -p "$out"
 stamp=$(mktemp)
 trap 'rm -f "$stamp"' EXIT
 for project in $(grep -l '<IsPackable>true</IsPackable>' src/*/*.csproj); do
-  dotnet pack "$project" -c Release -nologo -v quiet -clp:NoSummary ${version:+"-p:Version=$version"}
+  dotnet pack "$project" -c Release -nologo -v quiet -clp:NoSummary -p:PackageOutputPath="$(realpath "$out")/" ${version:+"-p:Version=$version"}
 done
 # What this run wrote (other versions in the folder are left alone).
 find "$out" -maxdepth 1 -name '*.nupkg' -newer "$stamp" -printf 'pack: %p\n' | sort

@@ -1,26 +1,28 @@
 // A 1-D convolutional classifier of generated waveforms, trained data-parallel with BSI-Adam by
-// HpcAdam's trainer: run it with `mpirun -np 2 dotnet run -- --Train:Steps=200` (README.md).
+// HpcAdam's trainer (docs/library.md): mpirun -np 2 dotnet bin/Release/net10.0/SequenceClassifier.dll --Run:Dir=runs/waves
 using HpcAdam.Training;
 using SequenceClassifier;
 using static TorchSharp.torch;
 
-// Settings: the trainer's defaults, then HPCADAM__Section__Key variables and --Section:Key=value arguments.
-bool resume = args.Contains("--resume");
-var settings = SettingsLoader.Load<TrainingSettings>(configFile: null, [.. args.Where(arg => arg != "--resume")]);
-
-// The data every rank generates alike, and the model: rank 0's initial weights are broadcast to all ranks.
-using var train = Waveforms.Generate(count: 8192, length: 64, seed: 1);
-using var test = Waveforms.Generate(count: 2048, length: 64, seed: 2);
-manual_seed(settings.Train.Seed);
-using var model = new WaveformClassifier(classes: Waveforms.Classes);
-
-var trainer = new DataParallelTrainer(model, train, settings, resume: resume ? "latest" : null)
-{
-    Loss = (output, target) => nn.functional.cross_entropy(output, target),
-    Evaluate = Evaluation.Classification(test),
-};
 return DataParallelJob.Run(communicator =>
 {
+    // Settings: waves.json, then HPCADAM__Section__Key variables, then --Section:Key=value arguments;
+    // --Resume=latest goes on from the newest checkpoint in Run:Dir, as with hpcadam train.
+    string? resume = args.FirstOrDefault(arg => arg.StartsWith("--Resume=", StringComparison.Ordinal))?["--Resume=".Length..];
+    string config = Path.Combine(AppContext.BaseDirectory, "waves.json");
+    var settings = SettingsLoader.Load<TrainingSettings>(config, [.. args.Where(arg => !arg.StartsWith("--Resume=", StringComparison.Ordinal))]);
+
+    // The data every rank generates alike, and the model: rank 0's initial weights are broadcast to all ranks.
+    using var train = Waveforms.Generate(count: 8192, length: 64, seed: 1);
+    using var test = Waveforms.Generate(count: 2048, length: 64, seed: 2);
+    manual_seed(settings.Train.Seed);
+    using var model = new WaveformClassifier(classes: Waveforms.Classes);
+
+    var trainer = new DataParallelTrainer(model, train, settings, resume)
+    {
+        Loss = (output, target) => nn.functional.cross_entropy(output, target),
+        Evaluate = Evaluation.Classification(test),
+    };
     TrainingResult result = trainer.Train(communicator);
     if (communicator.Rank == 0 && !result.Stopped)
         Console.WriteLine($"accuracy {result.Metrics["test_accuracy"]:P2} after {result.Steps} steps on {communicator.Size} rank(s); outputs in {result.RunDirectory}");

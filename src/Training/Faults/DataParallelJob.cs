@@ -6,8 +6,8 @@ namespace HpcAdam.Training;
 /// Runs a program's body on every rank with the communicator this process was started for (MPI
 /// under mpirun or srun, one process otherwise), and makes sure a rank that fails does not leave
 /// the others waiting in a collective: it prints its rank and the error, then aborts the whole
-/// job. A <see cref="TrainingException"/>, which every rank throws alike, is one line from rank 0
-/// and its exit code instead.
+/// job. A <see cref="SettingsException"/> or <see cref="TrainingException"/>, which every rank
+/// throws alike, is one line from rank 0 and its exit code (2, or the training exception's) instead.
 /// </summary>
 public static class DataParallelJob
 {
@@ -23,11 +23,11 @@ public static class DataParallelJob
             {
                 exitCode = body(communicator);
             }
-            catch (TrainingException refused)
+            catch (Exception refused) when (refused is SettingsException or TrainingException)
             {
                 if (communicator.Rank == 0)
-                    Console.Error.WriteLine(refused.Message);
-                exitCode = refused.ExitCode;
+                    Console.Error.WriteLine($"{ProgramName()}: {refused.Message}");
+                exitCode = (refused as TrainingException)?.ExitCode ?? ExitCodes.Usage;
             }
             communicator.Dispose();
             return exitCode;

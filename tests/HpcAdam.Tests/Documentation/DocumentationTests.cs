@@ -34,6 +34,14 @@ public sealed class DocumentationTests
     }
 
     [Test]
+    public void TheLibraryPageShowsTheExamplesProgramAsItIs()
+    {
+        string program = File.ReadAllText(Path.Combine(s_root, "examples", "sequence-classifier", "Program.cs"));
+        Assert.That(File.ReadAllText(Path.Combine(s_root, "docs", "library.md")), Does.Contain($"```csharp\n{program}```"),
+            "docs/library.md must show examples/sequence-classifier/Program.cs verbatim");
+    }
+
+    [Test]
     public void EveryLinkInTheDocumentsLeadsToAFileOfTheRepository()
     {
         Assert.Multiple(() =>

@@ -33,7 +33,7 @@ public sealed class ExampleProjectTests() : TemporaryDirectoryTest("hpcadam-exam
         string program = Path.Combine(example, "bin", "Release", "net10.0", "SequenceClassifier.dll");
         Assert.That(File.Exists(Path.Combine(Path.GetDirectoryName(program)!, "libhpcadam_mpi.so")), Is.True, "the MPI shim was not built for the example");
 
-        string[] settings = ["--Train:Steps=30", "--Checkpoint:Every=10", "--Batch:MicroBatchSize=32", "--Batch:Kappa=4", "--Eval:Every=15"];
+        string[] settings = ["--Train:Steps=30", "--Checkpoint:Every=10", "--Eval:Every=15"];   // and waves.json's
         string whole = Path.Combine(TestDirectory, "whole"), interrupted = Path.Combine(TestDirectory, "interrupted");
         ProcessOutcome uninterrupted = Train(program, [$"--Run:Dir={whole}", .. settings]);
         Assert.That(uninterrupted.ExitCode, Is.Zero, uninterrupted.ToString());
@@ -43,7 +43,7 @@ public sealed class ExampleProjectTests() : TemporaryDirectoryTest("hpcadam-exam
         ProcessOutcome killed = Train(program, [$"--Run:Dir={interrupted}", .. settings], new Dictionary<string, string> { ["HPCADAM_FAULT"] = "kill@0:16" });
         Assert.That(killed.ExitCode, Is.Not.Zero, killed.ToString());
         Assert.That(Directory.GetDirectories(Path.Combine(interrupted, "checkpoints")).Select(Path.GetFileName), Is.EqualTo(new[] { "00000010" }));
-        ProcessOutcome resumed = Train(program, [$"--Run:Dir={interrupted}", "--resume", .. settings]);
+        ProcessOutcome resumed = Train(program, [$"--Run:Dir={interrupted}", "--Resume=latest", .. settings]);
         Assert.That(resumed.ExitCode, Is.Zero, resumed.ToString());
         Assert.That(resumed.Stdout, Does.Contain("resumed from").And.Contain("at step 10"), resumed.ToString());
 
@@ -53,7 +53,7 @@ public sealed class ExampleProjectTests() : TemporaryDirectoryTest("hpcadam-exam
         double accuracy = double.Parse(File.ReadAllLines(Path.Combine(whole, "metrics.jsonl")).Last(line => line.Contains("\"eval\""))
             .Split("\"test_accuracy\":")[1].TrimEnd('}'), CultureInfo.InvariantCulture);
         TestContext.Out.WriteLine($"test accuracy after 30 steps: {accuracy:P2}");
-        Assert.That(accuracy, Is.GreaterThan(0.6), "three classes: better than chance by far");
+        Assert.That(accuracy, Is.GreaterThan(0.8), "three classes: far better than chance");
     }
 
     /// <summary>The packages of this version leave the machine's package cache with the test.</summary>
@@ -74,7 +74,7 @@ public sealed class ExampleProjectTests() : TemporaryDirectoryTest("hpcadam-exam
     private static void CopyExample(string from, string to, string feed)
     {
         Directory.CreateDirectory(to);
-        foreach (string file in Directory.GetFiles(from))
+        foreach (string file in Directory.GetFiles(from).Where(file => Path.GetFileName(file) != ".gitignore"))
             File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
         string config = Path.Combine(to, "nuget.config");
         File.WriteAllText(config, File.ReadAllText(config).Replace("../../artifacts/packages", feed, StringComparison.Ordinal));
