@@ -101,7 +101,7 @@ public sealed class EvalSettings
     public int Samples { get; set; }
 
     [Description("samples per forward pass of an evaluation: its activations set the peak memory of a rank")]
-    public int BatchSize { get; set; } = 500;
+    public int BatchSize { get; set; } = 100;
 }
 
 public sealed class CheckpointSettings
