@@ -17,4 +17,15 @@ internal static partial class LibcNativeMethods
     /// <summary>flock(2): an advisory lock on a whole open file, released by the kernel when the process ends, however it ends.</summary>
     [LibraryImport("libc.so.6", EntryPoint = "flock", SetLastError = true)]
     internal static partial int Flock(int fileDescriptor, int operation);
+
+    public const int ResourceUsageSelf = 0;
+
+    /// <summary>
+    /// getrusage(2) into <paramref name="usage"/>, struct rusage on 64-bit Linux as 18 longs: two
+    /// timevals (user and system time), then ru_maxrss (the peak resident set in KiB, index 4) and the counters.
+    /// </summary>
+    [LibraryImport("libc.so.6", EntryPoint = "getrusage")]
+    internal static unsafe partial int GetResourceUsage(int who, long* usage);
+
+    public const int ResourceUsageLongs = 18, MaxResidentKiB = 4;
 }

@@ -222,7 +222,7 @@ internal sealed class TrainingRun : IDisposable
         summary["throughput_samples_per_s"] = throughput;
         summary["wall_s"] = _clock.WallSeconds;
         summary["step_ms"] = _clock.MeanBreakdown();
-        summary["peak_rss_mib"] = peakMiB;
+        summary["peak_rss_mib"] = peakMiB.Select(mib => Math.Round(mib, 1)).ToArray();
         _log!.Summary(summary);
         _log.Note(RunLog.PeakText(peakMiB));
         return result;
