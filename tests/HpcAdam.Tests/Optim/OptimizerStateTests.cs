@@ -83,6 +83,27 @@ public sealed class OptimizerStateTests
         Assert.That(() => second.State.Load(stream, otherModel), Throws.InstanceOf<InvalidDataException>().With.Message.Contains("m.layer.weight"));
     }
 
+    [TestCase(OptimizerKind.BsiAdam)]
+    [TestCase(OptimizerKind.Adam)]
+    [TestCase(OptimizerKind.AdaGradNorm)]
+    public void AStepWhoseKernelRefusesItsInputChangesNoState(OptimizerKind kind)
+    {
+        using var optimizer = Trained(kind, steps: 3);
+        using var unchanged = new FlatOptimizer(optimizer.Weights.clone(), kind, s_hyperparameters, ScalingRule.Linear, referenceKappa: 4);
+        using (var saved = new MemoryStream())
+        {
+            optimizer.State.Save(saved);
+            saved.Position = 0;
+            unchanged.State.Load(saved);
+        }
+        // Every second element of a buffer twice as long: the right length and type, but not the flat buffer the kernel needs.
+        using var spaced = torch.ones(2 * optimizer.Weights.numel());
+        using var strided = spaced.slice(0, 0, spaced.numel(), 2);
+        using var squares = torch.ones_like(optimizer.Weights);
+        Assert.That(() => optimizer.Step(strided, squares, kappa: 4), Throws.ArgumentException.With.Message.Contains("not contiguous"));
+        AssertSameBits(unchanged.State, optimizer.State);
+    }
+
     private static FlatOptimizer Trained(OptimizerKind kind, int steps)
     {
         var optimizer = new FlatOptimizer(torch.rand(1000), kind, s_hyperparameters, ScalingRule.Linear, referenceKappa: 4);
