@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Runtime.InteropServices;
 
 namespace HpcAdam.Collectives;
@@ -10,35 +9,13 @@ namespace HpcAdam.Collectives;
 /// </summary>
 internal static unsafe partial class NativeMethods
 {
-    private const string Library = "hpcadam_mpi";
+    internal const string Library = "hpcadam_mpi";
     internal const string FileName = "libhpcadam_mpi.so";
 
     internal const int Float32 = 0;
     internal const int Float64 = 1;
 
-    static NativeMethods()
-    {
-        // The build copies the shim beside this assembly; load it from there rather than from
-        // the loader's search path, which on a cluster may hold another build.
-        NativeLibrary.SetDllImportResolver(typeof(NativeMethods).Assembly, ResolveShim);
-    }
-
-    private static IntPtr ResolveShim(string name, Assembly assembly, DllImportSearchPath? searchPath)
-    {
-        if (name != Library)
-            return IntPtr.Zero;
-        string path = Path.Combine(AppContext.BaseDirectory, FileName);
-        try
-        {
-            return NativeLibrary.Load(path);
-        }
-        catch (DllNotFoundException e)
-        {
-            throw new DllNotFoundException(
-                $"cannot load the MPI shim {path}: {e.Message}. Build with 'dotnet build' (needs mpicc) " +
-                "and run where the same MPI library is available (module load the MPI you built with).", e);
-        }
-    }
+    static NativeMethods() => NativeLibraries.RegisterResolver();
 
     [LibraryImport(Library, EntryPoint = "hpc_library_version")]
     internal static partial int LibraryVersion(byte* buffer, int length, out int version, out int subversion);

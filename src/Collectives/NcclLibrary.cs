@@ -32,7 +32,9 @@ public static class NcclLibrary
             return null;
         }
         reason = "";
-        // Since NCCL 2.9 the code is major·10000 + minor·100 + patch.
-        return $"{version / 10000}.{version / 100 % 100}.{version % 100}";
+        return VersionText(version);
     }
+
+    /// <summary>ncclGetVersion's code as "major.minor.patch": since NCCL 2.9 the code is major·10000 + minor·100 + patch.</summary>
+    public static string VersionText(int code) => $"{code / 10000}.{code / 100 % 100}.{code % 100}";
 }

@@ -1,0 +1,45 @@
+using System.Runtime.InteropServices;
+
+namespace HpcAdam.Collectives;
+
+/// <summary>
+/// The few CUDA runtime calls TorchSharp does not offer: which device NCCL's calls on this thread
+/// use (ncclCommInitRank takes the current device), and versions for doctor. Every function returns
+/// a cudaError_t: 0 is cudaSuccess.
+/// </summary>
+internal static partial class CudaRuntimeNativeMethods
+{
+    internal const string Library = "cudart";
+
+    static CudaRuntimeNativeMethods() => NativeLibraries.RegisterResolver();
+
+    [LibraryImport(Library, EntryPoint = "cudaSetDevice")]
+    internal static partial int SetDevice(int device);
+
+    /// <summary>cudaErrorNotReady: cudaStreamQuery's answer while work on the stream is still running.</summary>
+    internal const int NotReady = 600;
+
+    /// <summary>cudaStreamQuery(cudaStream_t): 0 once all work on the stream is done, <see cref="NotReady"/> before.</summary>
+    [LibraryImport(Library, EntryPoint = "cudaStreamQuery")]
+    internal static partial int StreamQuery(IntPtr stream);
+
+    [LibraryImport(Library, EntryPoint = "cudaGetDeviceCount")]
+    internal static partial int GetDeviceCount(out int count);
+
+    [LibraryImport(Library, EntryPoint = "cudaRuntimeGetVersion")]
+    internal static partial int RuntimeGetVersion(out int version);
+
+    [LibraryImport(Library, EntryPoint = "cudaDriverGetVersion")]
+    internal static partial int DriverGetVersion(out int version);
+
+    /// <summary>A static string the runtime owns: marshalled as a pointer and copied, never freed.</summary>
+    [LibraryImport(Library, EntryPoint = "cudaGetErrorString")]
+    internal static partial IntPtr GetErrorString(int error);
+
+    /// <summary>Throws, naming <paramref name="call"/> and the runtime's words, when <paramref name="error"/> is not cudaSuccess.</summary>
+    internal static void Check(int error, string call)
+    {
+        if (error != 0)
+            throw new InvalidOperationException($"{call} failed: {Marshal.PtrToStringUTF8(GetErrorString(error))} (cudaError_t {error})");
+    }
+}

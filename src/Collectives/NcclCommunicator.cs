@@ -1,0 +1,146 @@
+using TorchSharp;
+
+namespace HpcAdam.Collectives;
+
+/// <summary>
+/// Sums tensors on this rank's GPU with NCCL; everything else (host buffers, broadcasts, the
+/// gathers of a few numbers) goes through the communicator it was built on, MPI. The NCCL
+/// communicator is made the usual way: rank 0 draws a unique id, MPI broadcasts it, every rank
+/// joins with ncclCommInitRank on its own device. Sums run on the null stream, where libtorch's
+/// own work runs, so they stay in order with it without a stream of their own. Unverified on
+/// hardware: this project's test machines have no GPU (docs/running.md, "GPUs").
+/// </summary>
+public sealed unsafe class NcclCommunicator : ICommunicator
+{
+    private readonly ICommunicator _host;
+    private IntPtr _communicator;
+
+    private NcclCommunicator(ICommunicator host, int device, IntPtr communicator, string version)
+    {
+        (_host, Device, _communicator) = (host, device, communicator);
+        Description = $"NCCL {version} on cuda:{device}; host collectives over {host.Description}";
+    }
+
+    /// <summary>
+    /// Joins every rank of <paramref name="host"/> into one NCCL communicator on CUDA device
+    /// <paramref name="device"/>; every rank must call it. <paramref name="host"/> stays the caller's.
+    /// </summary>
+    public static NcclCommunicator Create(ICommunicator host, int device)
+    {
+        CudaRuntimeNativeMethods.Check(CudaRuntimeNativeMethods.SetDevice(device), $"cudaSetDevice({device})");
+        Check(NcclNativeMethods.GetVersion(out int version), "ncclGetVersion", host.Rank);
+        NcclUniqueId id = default;
+        if (host.Rank == 0)
+            Check(NcclNativeMethods.GetUniqueId(out id), "ncclGetUniqueId", host.Rank);
+        host.Broadcast(id.AsSpan(), root: 0);
+        Check(NcclNativeMethods.CommInitRank(out IntPtr communicator, host.Size, id, host.Rank), "ncclCommInitRank", host.Rank);
+        return new NcclCommunicator(host, device, communicator, NcclLibrary.VersionText(version));
+    }
+
+    /// <summary>The CUDA device this rank's NCCL communicator works on.</summary>
+    public int Device { get; }
+
+    public int Rank => _host.Rank;
+    public int Size => _host.Size;
+    public int LocalRank => _host.LocalRank;
+    public int LocalSize => _host.LocalSize;
+    public string Description { get; }
+
+    public void AllReduceSum(Span<float> buffer) => _host.AllReduceSum(buffer);
+    public void AllReduceSum(Span<double> buffer) => _host.AllReduceSum(buffer);
+
+    /// <summary>
+    /// Sums a contiguous float32, float64 or bfloat16 tensor in place: with NCCL on this rank's GPU,
+    /// through the host communicator when it lives in host memory. Returns once the sum is complete,
+    /// polling NCCL for an asynchronous error (a peer that died) meanwhile.
+    /// </summary>
+    public void AllReduceSum(torch.Tensor tensor)
+    {
+        if (tensor.device_type != DeviceType.CUDA)
+        {
+            _host.AllReduceSum(tensor);
+            return;
+        }
+        if (tensor.device_index != Device)
+            throw new ArgumentException($"all-reduce: the tensor is on {tensor.device}; this rank's NCCL communicator works on cuda:{Device}");
+        if (!tensor.is_contiguous())
+            throw new ArgumentException("all-reduce: the tensor is not contiguous; sum the flat buffer it views, or call .contiguous() first");
+        int dataType = tensor.dtype switch
+        {
+            torch.ScalarType.Float32 => NcclNativeMethods.Float32,
+            torch.ScalarType.Float64 => NcclNativeMethods.Float64,
+            torch.ScalarType.BFloat16 => NcclNativeMethods.BFloat16,
+            _ => throw new ArgumentException($"all-reduce: the tensor is {tensor.dtype}; NCCL sums float32, float64 and bfloat16 here"),
+        };
+        void* data = (void*)Address(tensor);
+        Check(NcclNativeMethods.AllReduce(data, data, (nuint)tensor.numel(), dataType, NcclNativeMethods.Sum, _communicator, IntPtr.Zero), "ncclAllReduce", Rank);
+        WaitForNullStream();
+    }
+
+    /// <summary>Where a contiguous tensor's first element lives, on whatever device: its storage's address plus its offset into it.</summary>
+    internal static IntPtr Address(torch.Tensor tensor)
+    {
+        long offsetBytes = tensor.storage_offset() * tensor.element_size();
+        return tensor.dtype switch
+        {
+            torch.ScalarType.Float32 => tensor.storage<float>().data_ptr(),
+            torch.ScalarType.Float64 => tensor.storage<double>().data_ptr(),
+            _ => tensor.storage<byte>().data_ptr(),
+        } + (nint)offsetBytes;
+    }
+
+    /// <summary>Until the null stream is idle; a peer's failure shows as NCCL's asynchronous error, which aborts the communicator.</summary>
+    private void WaitForNullStream()
+    {
+        var spin = new SpinWait();
+        while (true)
+        {
+            int state = CudaRuntimeNativeMethods.StreamQuery(IntPtr.Zero);
+            if (state == 0)
+                return;
+            if (state != CudaRuntimeNativeMethods.NotReady)
+                CudaRuntimeNativeMethods.Check(state, "cudaStreamQuery");
+            Check(NcclNativeMethods.CommGetAsyncError(_communicator, out int asyncError), "ncclCommGetAsyncError", Rank);
+            if (asyncError is not (0 or NcclNativeMethods.InProgress))
+            {
+                // Its own result cannot change what follows: the error below ends the job.
+                _ = NcclNativeMethods.CommAbort(_communicator);
+                _communicator = IntPtr.Zero;
+                Check(asyncError, "ncclAllReduce (asynchronous)", Rank);
+            }
+            spin.SpinOnce();
+        }
+    }
+
+    public IPendingAllReduce StartAllReduceSum(torch.Tensor tensor) => tensor.device_type == DeviceType.CUDA
+        ? throw new NotSupportedException("a non-blocking all-reduce of a GPU tensor is not implemented; use AllReduceSum")
+        : _host.StartAllReduceSum(tensor);
+
+    public void Broadcast<T>(Span<T> buffer, int root) where T : unmanaged => _host.Broadcast(buffer, root);
+    public void AllGather<T>(ReadOnlySpan<T> send, Span<T> receive) where T : unmanaged => _host.AllGather(send, receive);
+    public void Barrier() => _host.Barrier();
+    public double WallTime() => _host.WallTime();
+
+    /// <summary>NCCL's kernels may be waiting for a peer that will never come: abort them, then the job.</summary>
+    public void Abort(int exitCode)
+    {
+        if (_communicator != IntPtr.Zero)
+            _ = NcclNativeMethods.CommAbort(_communicator);   // the job ends next whatever it returns
+        _host.Abort(exitCode);
+    }
+
+    public void Dispose()
+    {
+        if (_communicator == IntPtr.Zero)
+            return;
+        IntPtr communicator = _communicator;
+        _communicator = IntPtr.Zero;
+        Check(NcclNativeMethods.CommDestroy(communicator), "ncclCommDestroy", Rank);
+    }
+
+    internal static void Check(int result, string call, int rank)
+    {
+        if (result != 0)
+            throw new NcclException(call, rank, result, NcclNativeMethods.ErrorText(result));
+    }
+}
