@@ -78,8 +78,19 @@ public sealed unsafe class MpiCommunicator : ICommunicator
             Check(NativeMethods.AllReduceSum(data, buffer.Length, NativeMethods.Float64), "MPI_Allreduce");
     }
 
+    /// <summary>
+    /// Sums a contiguous float32 or float64 tensor in place. A GPU tensor is staged through host
+    /// memory (copied out, summed, copied back): MPI is not assumed to be CUDA-aware.
+    /// </summary>
     public void AllReduceSum(torch.Tensor tensor)
     {
+        if (tensor.device_type != DeviceType.CPU)
+        {
+            using torch.Tensor staged = tensor.cpu();
+            AllReduceSum(staged);
+            tensor.copy_(staged);
+            return;
+        }
         TensorMemory memory = TensorMemory.Of(tensor, "all-reduce");
         Check(NativeMethods.AllReduceSum(memory.Data, memory.Count, memory.ElementType), "MPI_Allreduce");
     }

@@ -18,7 +18,12 @@ public sealed class SingleProcessCommunicator : ICommunicator
 
     public void AllReduceSum(Span<double> buffer) { }
 
-    public void AllReduceSum(torch.Tensor tensor) => TensorMemory.Of(tensor, "all-reduce");
+    /// <summary>The sum over one process is the tensor itself; a host tensor is still checked as MPI would check it.</summary>
+    public void AllReduceSum(torch.Tensor tensor)
+    {
+        if (tensor.device_type == DeviceType.CPU)
+            TensorMemory.Of(tensor, "all-reduce");
+    }
 
     public IPendingAllReduce StartAllReduceSum(torch.Tensor tensor)
     {

@@ -20,6 +20,8 @@ public class TrainingSettings
     public TraceSettings Trace { get; set; } = new();
     public CheckSettings Check { get; set; } = new();
     public AdaptiveSettings Adaptive { get; set; } = new();
+    public DeviceSettings Device { get; set; } = new();
+    public CollectivesSettings Collectives { get; set; } = new();
 
     /// <summary>
     /// The settings a resume must not change, as (key, value): the global sample stream's and the
@@ -159,4 +161,19 @@ public sealed class AdaptiveSettings
 
     [Description("EMA rate of the noise scale's numerator and denominator")]
     public double Smoothing { get; set; } = 0.1;
+}
+
+public sealed class DeviceSettings
+{
+    [Description("where each rank trains: auto (a GPU when CUDA is usable, else the CPU), cpu, or cuda (GPU LocalRank mod the visible devices)")]
+    public string Name { get; set; } = "auto";
+
+    [Description("let a node run more ranks than it has visible GPUs, which then share them; refused otherwise")]
+    public bool Share { get; set; }
+}
+
+public sealed class CollectivesSettings
+{
+    [Description("what sums the step's buffer: auto (NCCL on GPUs where libnccl.so.2 loads, else MPI), mpi, or nccl")]
+    public string Backend { get; set; } = "auto";
 }

@@ -27,7 +27,8 @@ public sealed class DataParallelTrainer
     /// </summary>
     public DataParallelTrainer(nn.Module<Tensor, Tensor> model, IMicroBatchSource train, TrainingSettings settings, string? resume = null)
     {
-        Require(SettingsValidation.Problem(settings) ?? FaultInjection.Problem());
+        Require(SettingsValidation.Problem(settings) ?? FaultInjection.Problem()
+                ?? ComputeDevice.Problem(settings.Device, settings.Collectives, ComputeDevice.VisibleGpus()));
         // The hash of the settings as given, which every rank must share (each rank may resolve a default Run:Dir of its own).
         string given = SettingsLoader.ToJson(settings);
         ConfigurationSha256 = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(given)));
@@ -94,8 +95,21 @@ public sealed class DataParallelTrainer
     /// </summary>
     public TrainingResult Train(ICommunicator communicator)
     {
-        using var run = new TrainingRun(communicator, this);
+        Device device = DeviceOf(communicator);
+        using NcclCommunicator? nccl = ComputeDevice.UsesNccl(_settings.Collectives, device) ? NcclCommunicator.Create(communicator, device.index) : null;
+        using var run = new TrainingRun(nccl ?? communicator, this, device);
         return run.Execute();
+    }
+
+    /// <summary>This rank's device (Device:Name); when a rank has none, every rank refuses alike, after one small all-reduce.</summary>
+    private Device DeviceOf(ICommunicator communicator)
+    {
+        (Device? device, string? problem) = ComputeDevice.Select(_settings.Device, communicator.LocalRank, communicator.LocalSize, ComputeDevice.VisibleGpus());
+        Span<double> refusals = [problem is null ? 0 : 1];
+        communicator.AllReduceSum(refusals);
+        if (refusals[0] > 0)
+            throw new TrainingException(problem ?? "a rank on another node has no GPU of its own (Device:Share)");
+        return device!;
     }
 
     /// <summary>The run folder a resume path belongs to: the folder itself, or RUN for RUN/checkpoints/STEP.</summary>

@@ -30,6 +30,8 @@ public static class Evaluation
             using var scope = NewDisposeScope();
             long[] indices = [.. Enumerable.Range(0, (int)Math.Min(settings.BatchSize, end - start)).Select(i => start + i)];
             (Tensor input, Tensor target) = test.MicroBatch(indices);
+            Device device = model.parameters().FirstOrDefault()?.device ?? CPU;
+            (input, target) = (input.to(device), target.to(device));
             Tensor output = model.forward(input);
             sums[0] += nn.functional.cross_entropy(output, target, reduction: nn.Reduction.Sum).item<float>();
             sums[1] += output.argmax(1).eq(target).sum().item<long>();

@@ -16,8 +16,10 @@ internal sealed class FlatParameters : IDisposable
     {
         var named = model.named_parameters().ToList();
         Count = named.Sum(entry => entry.parameter.numel());
-        Weights = zeros(Count);
-        Gradients = zeros(Count);
+        // On the model's device: the CPU, or this rank's GPU.
+        Device device = named.Count > 0 ? named[0].parameter.device : CPU;
+        Weights = zeros(Count, device: device);
+        Gradients = zeros(Count, device: device);
         var slices = new List<ParameterSlice>();
         long offset = 0;
         using (no_grad())

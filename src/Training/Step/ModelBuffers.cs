@@ -57,7 +57,7 @@ internal sealed class ModelBuffers : IDisposable
     public void Broadcast(ICommunicator communicator)
     {
         foreach (Entry entry in _entries)
-            communicator.Broadcast(entry.Buffer.bytes, root: 0);
+            HostView.Broadcast(communicator, entry.Buffer, root: 0);
         Remember();
     }
 

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using HpcAdam.Collectives;
 using static TorchSharp.torch;
 
@@ -30,7 +29,7 @@ internal sealed class ModelReplica : IDisposable
     /// <summary>Every rank starts from rank 0's weights and buffers, whatever its random state.</summary>
     public void TakeRankZeros(ICommunicator communicator)
     {
-        communicator.Broadcast(MemoryMarshal.Cast<byte, float>(Parameters.Weights.bytes), root: 0);
+        HostView.Broadcast(communicator, Parameters.Weights, root: 0);
         Buffers.Broadcast(communicator);
     }
 
@@ -43,6 +42,7 @@ internal sealed class ModelReplica : IDisposable
     {
         using var scope = NewDisposeScope();
         (Tensor input, Tensor target) = data.MicroBatch(indices);
+        (input, target) = (input.to(Parameters.Weights.device), target.to(Parameters.Weights.device));
         Parameters.ZeroGradients();
         Buffers.BeforeMicroBatch();
         Tensor loss = _loss(Module.forward(input), target);

@@ -36,9 +36,9 @@ internal static class RankAgreement
     public static string? Model(ICommunicator communicator, Tensor weights, IEnumerable<Tensor> buffers, string when)
     {
         var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        hash.AppendData(weights.bytes);
+        HostView.AppendTo(hash, weights);
         foreach (Tensor buffer in buffers)
-            hash.AppendData(buffer.contiguous().bytes);
+            HostView.AppendTo(hash, buffer);
         long[] all = Gather(communicator, [MemoryMarshal.Read<long>(hash.GetHashAndReset())]);
         for (int rank = 1; rank < communicator.Size; rank++)
             if (all[rank] != all[0])

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using HpcAdam.Collectives;
 using HpcAdam.Optim;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace HpcAdam.Training;
@@ -19,20 +20,25 @@ internal sealed class StepBuffer : IDisposable
 {
     private const int LossSum = 0, SampleCount = 1, NonFinite = 2, Stop = 3, ProjectionSum = 4, ProjectionSquareSum = 5, PeakMemory = 6;
 
-    private readonly Tensor _scalars;
+    private readonly Tensor _scalars, _hostScalars;
+    private readonly bool _staged;
     private double _localLossSum, _localProjectionSum, _localProjectionSquareSum;
     private long _localSamples;
 
     private readonly int _rank;
 
-    public StepBuffer(long parameters, long bufferElements, int rank, int ranks)
+    /// <summary>A buffer on <paramref name="device"/> (the CPU by default) for a model of <paramref name="parameters"/> weights and <paramref name="bufferElements"/> buffer elements.</summary>
+    public StepBuffer(long parameters, long bufferElements, int rank, int ranks, Device? device = null)
     {
         int scalarCount = PeakMemory + ranks;
-        Buffer = zeros(2 * parameters + bufferElements + scalarCount);
+        Buffer = zeros(2 * parameters + bufferElements + scalarCount, device: device ?? CPU);
         S1 = Buffer.narrow(0, 0, parameters);
         S2 = Buffer.narrow(0, parameters, parameters);
         BufferChanges = Buffer.narrow(0, 2 * parameters, bufferElements);
         _scalars = Buffer.narrow(0, 2 * parameters + bufferElements, scalarCount);
+        // The host writes and reads the scalars: in place on the CPU, through a copy beside a GPU's buffer.
+        _staged = Buffer.device_type != DeviceType.CPU;
+        _hostScalars = _staged ? zeros(scalarCount) : _scalars;
         _rank = rank;
         PeakResidentMiB = new float[ranks];
     }
@@ -109,7 +115,11 @@ internal sealed class StepBuffer : IDisposable
         scalars[ProjectionSum] = (float)_localProjectionSum;
         scalars[ProjectionSquareSum] = (float)_localProjectionSquareSum;
         scalars[PeakMemory + _rank] = (float)ResidentMemory.PeakMiB();
+        if (_staged)
+            _scalars.copy_(_hostScalars);
         communicator.AllReduceSum(Buffer);
+        if (_staged)
+            _hostScalars.copy_(_scalars);
         scalars = Scalars();
         (TotalLoss, TotalSamples, AnyNonFinite, AnyStopRequested) =
             (scalars[LossSum], (long)scalars[SampleCount], scalars[NonFinite] > 0, scalars[Stop] > 0);
@@ -117,13 +127,15 @@ internal sealed class StepBuffer : IDisposable
         scalars[PeakMemory..].CopyTo(PeakResidentMiB);
     }
 
-    private Span<float> Scalars() => MemoryMarshal.Cast<byte, float>(_scalars.bytes);
+    private Span<float> Scalars() => MemoryMarshal.Cast<byte, float>(_hostScalars.bytes);
 
     public void Dispose()
     {
         S1.Dispose();
         S2.Dispose();
         BufferChanges.Dispose();
+        if (_staged)
+            _hostScalars.Dispose();
         _scalars.Dispose();
         Buffer.Dispose();
     }

@@ -1,5 +1,6 @@
 using HpcAdam.Collectives;
 using HpcAdam.Optim;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace HpcAdam.Training;
@@ -27,12 +28,14 @@ internal sealed class TrainingRun : IDisposable
     private RunFolderLock? _folderLock;
     private RunLog? _log;
 
-    public TrainingRun(ICommunicator communicator, DataParallelTrainer trainer)
+    /// <summary>The run on <paramref name="device"/>, where the model moves and the step's tensors live.</summary>
+    public TrainingRun(ICommunicator communicator, DataParallelTrainer trainer, Device device)
     {
         (_communicator, _trainer, _settings) = (communicator, trainer, trainer.Settings);
         // The ranks on a node share its cores: each takes its share rather than all of them, which would oversubscribe them P times.
         if (Environment.GetEnvironmentVariable("OMP_NUM_THREADS") is null)
             set_num_threads(Math.Max(1, Environment.ProcessorCount / communicator.LocalSize));
+        trainer.Model.to(device);
         _replica = new ModelReplica(trainer.Model, trainer.Loss);
         OptimizerSettings optimizer = _settings.Optimizer;
         int firstKappa = _settings.Batch.Kappa;
@@ -40,7 +43,7 @@ internal sealed class TrainingRun : IDisposable
             SettingsValidation.Scaling(optimizer.Scaling), optimizer.ReferenceKappa == 0 ? firstKappa : optimizer.ReferenceKappa);
         _controller = new BatchSizeController(_settings.Adaptive, firstKappa, trainer.MaxKappa, _replica.Parameters.Weights);
         _stream = new MicroBatchStream(trainer.Data.Count, _settings.Batch.MicroBatchSize, _settings.Train.Seed);
-        _buffer = new StepBuffer(_replica.Parameters.Count, _replica.Buffers.Count, communicator.Rank, communicator.Size);
+        _buffer = new StepBuffer(_replica.Parameters.Count, _replica.Buffers.Count, communicator.Rank, communicator.Size, device);
         _watchdog = new CollectiveWatchdog(communicator.Rank, _settings.Check.TimeoutSeconds, () => _signals.Received is not null);
         _faults = FaultInjection.FromEnvironment(communicator.Rank);
     }

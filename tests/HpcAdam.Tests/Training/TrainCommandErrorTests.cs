@@ -36,6 +36,11 @@ public sealed class TrainCommandErrorTests() : TemporaryDirectoryTest("hpcadam-t
         yield return Case("an adaptive batch of one micro-batch", "Batch:Kappa", "--Adaptive:Test=norm", "--Batch:Kappa=1");
         yield return Case("an adaptive batch with micro-adam", "micro-adam", "--Adaptive:Test=norm", "--Optimizer:Name=micro-adam", "--Batch:Kappa=1");
         yield return Case("gamma1 scaled past 1 by a growing kappa", "Adaptive:MaxKappa", "--Adaptive:Test=norm", "--Adaptive:MaxKappa=64");
+        yield return Case("an evaluation batch of 0", "Eval:BatchSize", "--Eval:BatchSize=0");
+        yield return Case("an unknown device", "Device:Name", "--Device:Name=tpu");
+        yield return Case("CUDA on a build without it", "Device:Name = cuda, but no CUDA device is usable", "--Device:Name=cuda");
+        yield return Case("an unknown collectives backend", "Collectives:Backend", "--Collectives:Backend=gloo");
+        yield return Case("NCCL for a run on the CPU", "Collectives:Backend = nccl sums tensors on GPUs", "--Collectives:Backend=nccl");
     }
 
     private static TestCaseData Case(string what, string named, params string[] arguments) =>
