@@ -43,3 +43,25 @@ internal static partial class CudaRuntimeNativeMethods
             throw new InvalidOperationException($"{call} failed: {Marshal.PtrToStringUTF8(GetErrorString(error))} (cudaError_t {error})");
     }
 }
+
+/// <summary>What doctor reports of the CUDA runtime, read only where a GPU is visible.</summary>
+public static class CudaRuntime
+{
+    /// <summary>"runtime 13.0, driver 13.0", or why the runtime cannot be asked.</summary>
+    public static string Versions()
+    {
+        try
+        {
+            CudaRuntimeNativeMethods.Check(CudaRuntimeNativeMethods.RuntimeGetVersion(out int runtime), "cudaRuntimeGetVersion");
+            CudaRuntimeNativeMethods.Check(CudaRuntimeNativeMethods.DriverGetVersion(out int driver), "cudaDriverGetVersion");
+            return $"runtime {Text(runtime)}, driver {Text(driver)}";
+        }
+        catch (Exception error) when (error is DllNotFoundException or EntryPointNotFoundException or InvalidOperationException)
+        {
+            return $"CUDA runtime version unknown: {error.Message}";
+        }
+    }
+
+    /// <summary>CUDA's version code, 1000·major + 10·minor, as "major.minor".</summary>
+    private static string Text(int code) => $"{code / 1000}.{code % 1000 / 10}";
+}

@@ -15,6 +15,8 @@ public sealed class DoctorTests
         Assert.That(outcome.Stdout, Does.Contain("libtorch 2.10"));
         Assert.That(outcome.Stdout, Does.Contain(LibstdcxxCase.SystemProvidesVersion() ? "system provides GLIBCXX_3.4.32" : "system lacks GLIBCXX_3.4.32"));
         Assert.That(outcome.Stdout, Does.Contain("verdict: ready to train on 1 rank(s)"));
+        // This machine has no usable CUDA: the rank trains on the CPU, and says so.
+        Assert.That(outcome.Stdout, Does.Match(@"device +cpu"));
     }
 
     [Test]

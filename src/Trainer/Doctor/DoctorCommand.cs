@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Reflection;
 using HpcAdam.Collectives;
+using HpcAdam.Training;
 using TorchSharp;
 
 namespace HpcAdam.Trainer.Doctor;
@@ -13,14 +14,18 @@ internal static class DoctorCommand
 {
     public static Command Create()
     {
+        var share = new Option<bool>("--Device:Share")
+        {
+            Description = "Ranks may share GPUs: more ranks on a node than visible GPUs is then not a problem.",
+        };
         var command = new Command("doctor",
-            "Report MPI, launcher, ranks, TorchSharp/libtorch, the GLIBCXX case, CUDA and NCCL; exit 0 when this machine can train.\n" +
-            "Run it alone, and under your launcher (mpirun -np 2 hpcadam doctor, srun --mpi=pmix hpcadam doctor).");
-        command.SetAction(_ => Run());
+            "Report MPI, launcher, ranks, TorchSharp/libtorch, the GLIBCXX case, each rank's device, CUDA and NCCL; exit 0 when this machine can train.\n" +
+            "Run it alone, and under your launcher (mpirun -np 2 hpcadam doctor, srun --mpi=pmix hpcadam doctor).") { share };
+        command.SetAction(parsed => Run(parsed.GetValue(share)));
         return command;
     }
 
-    private static int Run()
+    private static int Run(bool shareGpus)
     {
         var report = new DoctorReport();
         LaunchEnvironment launch = LaunchEnvironment.Detect();
@@ -30,7 +35,7 @@ internal static class DoctorCommand
         DescribeMpi(report, launch);
         ICommunicator? communicator = OpenCommunicator(report, launch);
         CheckTorch(report);
-        DescribeGpu(report);
+        DescribeGpu(report, communicator, shareGpus);
         int failedRanks = CountFailedRanks(communicator, report);
         report.Print(communicator?.Rank ?? launch.Rank ?? 0, failedRanks, communicator?.Size ?? launch.Size ?? 1);
         communicator?.Dispose();
@@ -95,13 +100,21 @@ internal static class DoctorCommand
         }
     }
 
-    private static void DescribeGpu(DoctorReport report)
+    /// <summary>CUDA, and the device this rank would train on (Device:Name=auto): one GPU per rank unless told to share.</summary>
+    private static void DescribeGpu(DoctorReport report, ICommunicator? communicator, bool shareGpus)
     {
         try
         {
-            report.Add("CUDA", torch.cuda.is_available()
-                ? $"{torch.cuda.device_count()} device(s)"
+            int visible = ComputeDevice.VisibleGpus();
+            report.Add("CUDA", visible > 0
+                ? $"{visible} visible device(s), {CudaRuntime.Versions()}"
                 : "not available (TorchSharp-cpu build or no GPU): training runs on the CPU");
+            (torch.Device? device, string? problem) = ComputeDevice.Select(new DeviceSettings { Share = shareGpus },
+                communicator?.LocalRank ?? 0, communicator?.LocalSize ?? 1, visible);
+            if (problem is not null)
+                report.Problem(problem);
+            else
+                report.Add("device", device!.type == DeviceType.CPU ? "cpu" : $"{device} (local rank {communicator?.LocalRank ?? 0} of {communicator?.LocalSize ?? 1})");
         }
         catch (TypeInitializationException)
         {
