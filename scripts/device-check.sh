@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The GPU check, prepared here and run on a GPU machine that has CUDA, PyTorch (its libtorch) and
+# NCCL but no .NET (docs/running.md, "GPUs"). Two halves:
+#
+#   scripts/device-check.sh prepare [DIR]   here: hpcadam published self-contained for linux-x64,
+#                                           without a libtorch of its own (TorchBackend=none), packed
+#                                           with this script into DIR/device-check.tar.xz (< 64 MiB)
+#   ./device-check.sh run                   there, in the unpacked folder: versions, the libtorch
+#                                           symbols TorchSharp needs, doctor, a CUDA step against the
+#                                           CPU step on the same micro-batches, NCCL on 1 rank (and 2
+#                                           where mpirun exists), and a table of step times
+#
+# Bounded: every command has a timeout, the whole run stays under 8 minutes. It writes only under
+# the folder it runs in. UNVERIFIED until it has run on a GPU machine: say so if it has not.
+set -euo pipefail
+
+prepare() {
+  cd "$(dirname "$0")/.."
+  local out=${1:-artifacts/device-check}
+  local stage="$out/device-check"
+  rm -rf "$stage" && mkdir -p "$stage"
+  dotnet publish src/Trainer/HpcAdam.Trainer.csproj -c Release -r linux-x64 --self-contained \
+    -p:TorchBackend=none -p:InvariantGlobalization=true -nologo -v quiet -o "$stage/hpcadam"
+  cp scripts/device-check.sh "$stage/"
+  tar -C "$out" -cJf "$out/device-check.tar.xz" device-check
+  local bytes
+  bytes=$(stat -c %s "$out/device-check.tar.xz")
+  ((bytes < 64 * 1024 * 1024)) || { echo "device-check: $out/device-check.tar.xz is $((bytes / 1048576)) MiB, over the 64 MiB a device run may carry" >&2; exit 1; }
+  echo "device-check: $out/device-check.tar.xz ($((bytes / 1048576)) MiB); there: tar -xJf device-check.tar.xz && cd device-check && ./device-check.sh run"
+}
+
+run() {
+  cd "$(dirname "$0")"
+  local bin=./hpcadam/hpcadam
+  [ -x "$bin" ] || { echo "device-check: run it from the unpacked folder (./hpcadam/hpcadam is missing)" >&2; exit 2; }
+  # libtorch and NCCL come from the machine's PyTorch and its nvidia-nccl wheel.
+  local torch_lib nccl_lib cudart_lib
+  torch_lib=$(python3 -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
+  nccl_lib=$(python3 -c 'import os, nvidia.nccl; print(os.path.join(list(nvidia.nccl.__path__)[0], "lib"))' 2>/dev/null || true)
+  cudart_lib=$(python3 -c 'import os, nvidia.cuda_runtime; print(os.path.join(list(nvidia.cuda_runtime.__path__)[0], "lib"))' 2>/dev/null || true)
+  export LD_LIBRARY_PATH="$torch_lib${nccl_lib:+:$nccl_lib}${cudart_lib:+:$cudart_lib}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  if [ -n "$nccl_lib" ]; then export HPCADAM_NCCL_LIBRARY="$nccl_lib/libnccl.so.2"; fi
+  if [ -n "$cudart_lib" ]; then export HPCADAM_CUDART_LIBRARY=$(ls "$cudart_lib"/libcudart.so.* | head -1); fi
+  local t="timeout 120"
+
+  echo "== versions"
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+  python3 -c 'import torch; print("pytorch", torch.__version__, "cuda", torch.version.cuda, "nccl", ".".join(map(str, torch.cuda.nccl.version())))'
+
+  echo "== the libtorch symbols TorchSharp imports, bound now against this libtorch"
+  if python3 -c 'import ctypes, sys; ctypes.CDLL(sys.argv[1], mode=ctypes.RTLD_GLOBAL | 2)' "hpcadam/libLibTorchSharp.so"; then
+    echo "all resolved"
+  else
+    echo "device-check: libLibTorchSharp.so does not bind against this libtorch; the runs below cannot be trusted" >&2
+  fi
+
+  echo "== doctor"
+  $t "$bin" doctor || true
+
+  echo "== one step on the CPU and on the GPU, same micro-batches (BSI-Adam, MLP, synthetic data)"
+  local common=(train --Data:Name=synthetic --Model:Name=mlp --Batch:MicroBatchSize=32 --Batch:Kappa=4 --Check:TimeoutSeconds=60)
+  rm -rf runs && mkdir -p runs
+  $t "$bin" "${common[@]}" --Train:Steps=1 --Device:Name=cpu --Run:Dir=runs/cpu-1
+  $t "$bin" "${common[@]}" --Train:Steps=1 --Device:Name=cuda --Collectives:Backend=mpi --Run:Dir=runs/cuda-1
+  compare runs/cpu-1 runs/cuda-1 1e-5
+
+  echo "== NCCL on 1 rank, 50 steps"
+  $t "$bin" "${common[@]}" --Train:Steps=50 --Device:Name=cpu --Run:Dir=runs/cpu-50
+  $t "$bin" "${common[@]}" --Train:Steps=50 --Device:Name=cuda --Collectives:Backend=nccl --Run:Dir=runs/nccl-50
+  compare runs/cpu-50 runs/nccl-50 1e-3
+
+  if command -v mpirun >/dev/null; then
+    echo "== 2 ranks on the one GPU: MPI staged through the host"
+    $t mpirun --allow-run-as-root --oversubscribe -np 2 "$bin" "${common[@]}" --Train:Steps=50 --Device:Name=cuda --Device:Share=true \
+      --Collectives:Backend=mpi --Run:Dir=runs/mpi2-50
+    compare runs/cpu-50 runs/mpi2-50 1e-3
+  else
+    echo "== 2 ranks: not run (no mpirun on this machine)"
+  fi
+
+  echo "== step time (ms), mean over each run's steps"
+  python3 - runs/*-50 <<'PY'
+import json, sys
+print(f"| run | compute | communication | optimizer | statistics |")
+print("|---|---|---|---|---|")
+for run in sys.argv[1:]:
+    ms = json.load(open(f"{run}/summary.json"))["step_ms"]
+    print(f"| {run.split('/')[-1]} | {ms['compute']:.3f} | {ms['comm']:.3f} | {ms['optim']:.3f} | {ms['stats']:.3f} |")
+PY
+}
+
+# The final weights of two runs, relative difference ‖a − b‖ / ‖a‖ over the whole model, against a bound.
+compare() {
+  python3 - "$1" "$2" "$3" <<'PY'
+import glob, json, struct, sys
+import numpy as np
+def weights(run):
+    path = sorted(glob.glob(f"{run}/checkpoints/*/model.safetensors"))[-1]
+    data = open(path, "rb").read()
+    (length,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + length])
+    return np.concatenate([np.frombuffer(data[8 + length + v["data_offsets"][0]:8 + length + v["data_offsets"][1]], dtype=np.float32)
+                           for k, v in sorted(header.items()) if k != "__metadata__" and v["dtype"] == "F32"])
+a, b, bound = weights(sys.argv[1]), weights(sys.argv[2]), float(sys.argv[3])
+relative = float(np.linalg.norm(a - b) / np.linalg.norm(a))
+print(f"{sys.argv[2]} against {sys.argv[1]}: relative difference {relative:.2e} (bound {bound:g}): {'ok' if relative <= bound else 'TOO FAR'}")
+sys.exit(0 if relative <= bound else 1)
+PY
+}
+
+case "${1:-}" in
+  prepare) shift; prepare "$@" ;;
+  run) run ;;
+  *) echo "usage: scripts/device-check.sh prepare [DIR] | ./device-check.sh run (on the GPU machine)" >&2; exit 2 ;;
+esac
