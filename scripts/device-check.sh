@@ -92,17 +92,20 @@ PY
 # The final weights of two runs, relative difference ‖a − b‖ / ‖a‖ over the whole model, against a bound.
 compare() {
   python3 - "$1" "$2" "$3" <<'PY'
-import glob, json, struct, sys
-import numpy as np
+import array, glob, json, math, struct, sys
 def weights(run):
     path = sorted(glob.glob(f"{run}/checkpoints/*/model.safetensors"))[-1]
     data = open(path, "rb").read()
     (length,) = struct.unpack("<Q", data[:8])
     header = json.loads(data[8:8 + length])
-    return np.concatenate([np.frombuffer(data[8 + length + v["data_offsets"][0]:8 + length + v["data_offsets"][1]], dtype=np.float32)
-                           for k, v in sorted(header.items()) if k != "__metadata__" and v["dtype"] == "F32"])
+    values = array.array("f")
+    for name, entry in sorted(header.items()):
+        if name != "__metadata__" and entry["dtype"] == "F32":
+            begin, end = entry["data_offsets"]
+            values.frombytes(data[8 + length + begin:8 + length + end])
+    return values
 a, b, bound = weights(sys.argv[1]), weights(sys.argv[2]), float(sys.argv[3])
-relative = float(np.linalg.norm(a - b) / np.linalg.norm(a))
+relative = math.sqrt(sum((x - y) ** 2 for x, y in zip(a, b))) / math.sqrt(sum(x * x for x in a))
 print(f"{sys.argv[2]} against {sys.argv[1]}: relative difference {relative:.2e} (bound {bound:g}): {'ok' if relative <= bound else 'TOO FAR'}")
 sys.exit(0 if relative <= bound else 1)
 PY
