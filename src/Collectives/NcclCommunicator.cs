@@ -124,9 +124,20 @@ public sealed unsafe class NcclCommunicator : ICommunicator
     /// <summary>NCCL's kernels may be waiting for a peer that will never come: abort them, then the job.</summary>
     public void Abort(int exitCode)
     {
-        if (_communicator != IntPtr.Zero)
-            _ = NcclNativeMethods.CommAbort(_communicator);   // the job ends next whatever it returns
+        AbortNccl();
         _host.Abort(exitCode);
+    }
+
+    /// <summary>
+    /// Ends the NCCL communicator at once (ncclCommAbort) instead of the orderly ncclCommDestroy, which
+    /// waits for work in flight: for a rank leaving on an error while its peers may sit in a collective.
+    /// </summary>
+    public void AbortNccl()
+    {
+        if (_communicator == IntPtr.Zero)
+            return;
+        _ = NcclNativeMethods.CommAbort(_communicator);   // nothing to do if it fails: the rank is leaving
+        _communicator = IntPtr.Zero;
     }
 
     public void Dispose()

@@ -97,8 +97,17 @@ public sealed class DataParallelTrainer
     {
         Device device = DeviceOf(communicator);
         using NcclCommunicator? nccl = ComputeDevice.UsesNccl(_settings.Collectives, device) ? NcclCommunicator.Create(communicator, device.index) : null;
-        using var run = new TrainingRun(nccl ?? communicator, this, device);
-        return run.Execute();
+        try
+        {
+            using var run = new TrainingRun(nccl ?? communicator, this, device);
+            return run.Execute();
+        }
+        catch
+        {
+            // Peers may be waiting in a collective this rank will never join: no orderly ncclCommDestroy.
+            nccl?.AbortNccl();
+            throw;
+        }
     }
 
     /// <summary>This rank's device (Device:Name); when a rank has none, every rank refuses alike, after one small all-reduce.</summary>
