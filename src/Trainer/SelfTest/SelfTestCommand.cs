@@ -1,4 +1,6 @@
+using System.Buffers.Binary;
 using System.CommandLine;
+using System.Text;
 using HpcAdam.Collectives;
 
 namespace HpcAdam.Trainer.SelfTest;
@@ -31,19 +33,44 @@ internal static class SelfTestCommand
             {
                 if (parsed.GetValue(failRank) == communicator.Rank)
                     throw new InvalidOperationException($"injected failure on rank {communicator.Rank} (--fail-rank)");
-                return Report(communicator, CollectiveChecks.RunAll(communicator, count));
+                return Report(communicator, Placement(communicator), CollectiveChecks.RunAll(communicator, count));
             });
         });
         return command;
     }
 
-    private static int Report(ICommunicator communicator, IReadOnlyList<CollectiveChecks.Result> results)
+    /// <summary>
+    /// Where every rank runs, gathered to every rank: its host and its place among that host's ranks
+    /// (the local rank that picks its GPU). One line per rank, so a multi-host launch can be checked.
+    /// </summary>
+    private static string[] Placement(ICommunicator communicator)
+    {
+        const int NameChars = 64, NameBytes = 4 * NameChars;   // a host name's 64 characters fit in UTF-8
+        byte[] mine = new byte[NameBytes + 2 * sizeof(int)];
+        string name = Environment.MachineName;
+        Encoding.UTF8.GetBytes(name.AsSpan(0, Math.Min(name.Length, NameChars)), mine);
+        BinaryPrimitives.WriteInt32LittleEndian(mine.AsSpan(NameBytes), communicator.LocalRank);
+        BinaryPrimitives.WriteInt32LittleEndian(mine.AsSpan(NameBytes + sizeof(int)), communicator.LocalSize);
+        byte[] all = new byte[mine.Length * communicator.Size];
+        communicator.AllGather<byte>(mine, all);
+        return [.. Enumerable.Range(0, communicator.Size).Select(rank =>
+        {
+            ReadOnlySpan<byte> entry = all.AsSpan(rank * mine.Length, mine.Length);
+            string host = Encoding.UTF8.GetString(entry[..NameBytes]).TrimEnd('\0');
+            return $"rank {rank}: host {host}, local rank {BinaryPrimitives.ReadInt32LittleEndian(entry[NameBytes..])} " +
+                   $"of {BinaryPrimitives.ReadInt32LittleEndian(entry[(NameBytes + sizeof(int))..])}";
+        })];
+    }
+
+    private static int Report(ICommunicator communicator, string[] placement, IReadOnlyList<CollectiveChecks.Result> results)
     {
         int failed = results.Count(r => r.Wrong > 0);
         if (communicator.Rank != 0)
             return failed == 0 ? ExitCodes.Success : ExitCodes.Failed;
         string chunk = communicator is MpiCommunicator ? $"chunk limit {MpiCommunicator.MaxChunkElements} elements" : "no MPI";
         Console.WriteLine($"hpcadam selftest: {communicator.Size} rank(s), {communicator.Description}, {chunk}");
+        foreach (string line in placement)
+            Console.WriteLine($"  {line}");
         foreach (var result in results)
             Console.WriteLine($"  {result.Name,-40} {(result.Wrong == 0 ? "ok" : $"{result.Wrong} wrong")}");
         Console.WriteLine(failed == 0

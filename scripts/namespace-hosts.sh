@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# A cluster of "hosts" on this one machine, for the multi-host tests: each host is a network
+# namespace with its own hostname (a UTS namespace per command), and all of them hang off a bridge
+# that lives in a namespace of its own, on a private /24 that exists nowhere else; so ranks on two
+# hosts talk over TCP through the bridge, never over shared memory, and no packet leaves the set.
+#
+#   scripts/namespace-hosts.sh start [HOSTS]    create HOSTS hosts (default 2), write DIR/agent
+#   scripts/namespace-hosts.sh mpirun ARGS...   mpirun from host 1 over every host, TCP only
+#   scripts/namespace-hosts.sh on HOST CMD...   a command on host HOST (1, 2, ...)
+#   scripts/namespace-hosts.sh stop             delete the namespaces and DIR
+#
+# HPCADAM_HOSTS_DIR (default /tmp/hpcadam-hosts) holds the state; the namespaces are named after
+# it, so two test runs each start a cluster of their own side by side. Host i is 10.77.0.i and is
+# called node<i>. Needs root (ip netns). A start that fails stops what it started.
+set -euo pipefail
+
+dir=${HPCADAM_HOSTS_DIR:-/tmp/hpcadam-hosts}
+prefix=hpc$(printf '%s' "$(realpath -m "$dir")" | sha256sum | cut -c1-6)
+subnet=10.77.0
+
+say() { echo "namespace-hosts: $*" >&2; }
+fail() { say "$*"; exit 1; }
+usage() { echo "usage: scripts/namespace-hosts.sh start [HOSTS] | mpirun ARGS... | on HOST CMD... | stop" >&2; exit 2; }
+hosts() { cat "$dir/hosts" 2>/dev/null || fail "no cluster in $dir: run start first"; }
+
+start() {
+  local count=${1:-2}
+  [[ $count =~ ^[0-9]+$ ]] && ((count >= 2 && count <= 8)) || fail "HOSTS = '$count': give 2 to 8"
+  [ -e "$dir/hosts" ] && fail "$dir already holds a cluster: stop it first"
+  command -v ip >/dev/null || fail "ip (iproute2) is missing: apt-get install iproute2"
+  mkdir -p "$dir"
+  trap 'stop >/dev/null 2>&1' ERR
+  ip netns add "$prefix-sw"
+  ip -n "$prefix-sw" link set lo up
+  ip -n "$prefix-sw" link add br0 type bridge
+  ip -n "$prefix-sw" link set br0 up
+  for ((i = 1; i <= count; i++)); do
+    ip netns add "$prefix-h$i"
+    ip link add "$prefix-v$i" type veth peer name eth0 netns "$prefix-h$i"
+    ip link set "$prefix-v$i" netns "$prefix-sw"
+    ip -n "$prefix-sw" link set "$prefix-v$i" master br0 up
+    ip -n "$prefix-h$i" addr add "$subnet.$i/24" dev eth0
+    ip -n "$prefix-h$i" link set eth0 up
+    ip -n "$prefix-h$i" link set lo up
+  done
+  echo "$count" >"$dir/hosts"
+  # Open MPI's rsh agent: AGENT [ssh options] HOST WORDS... runs WORDS on HOST (given by its
+  # address) through a shell, as ssh would.
+  cat >"$dir/agent" <<EOF
+#!/usr/bin/env bash
+while [[ \$1 == -* ]]; do shift; done
+host=\$1; shift
+exec "$(realpath "$0")" on "\${host##*.}" bash -c "\$*"
+EOF
+  chmod +x "$dir/agent"
+  trap - ERR
+  say "$count hosts ($subnet.1-$count, node1-node$count) in namespaces $prefix-h*"
+}
+
+on() {
+  local host=$1
+  shift
+  [[ $host =~ ^[0-9]+$ ]] && ((host >= 1 && host <= $(hosts))) || fail "HOST = '$host': give 1 to $(hosts)"
+  HPCADAM_HOSTS_DIR=$dir exec ip netns exec "$prefix-h$host" unshare --uts bash -c 'hostname "$0"; exec "$@"' "node$host" "$@"
+}
+
+launch() {
+  local count list=""
+  count=$(hosts)
+  for ((i = 1; i <= count; i++)); do list+="${list:+,}$subnet.$i:2"; done
+  on 1 mpirun --allow-run-as-root --oversubscribe --host "$list" --mca plm_rsh_agent "$dir/agent" \
+    --mca btl tcp,self --mca btl_tcp_if_include "$subnet.0/24" --mca oob_tcp_if_include "$subnet.0/24" "$@"
+}
+
+stop() {
+  local count
+  count=$(cat "$dir/hosts" 2>/dev/null || echo 8)
+  for ((i = 1; i <= count; i++)); do
+    # Whatever still runs on a host goes with it.
+    ip netns pids "$prefix-h$i" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+    ip netns del "$prefix-h$i" 2>/dev/null || true
+  done
+  ip netns del "$prefix-sw" 2>/dev/null || true
+  rm -rf "$dir"
+}
+
+(($# >= 1)) || usage
+[ "$(id -u)" -eq 0 ] || fail "needs root (ip netns): run it as root"
+command=$1
+shift
+case $command in
+  start) start "$@" ;;
+  mpirun) launch "$@" ;;
+  on) (($# >= 2)) || usage; on "$@" ;;
+  stop) stop ;;
+  *) usage ;;
+esac

@@ -1,0 +1,70 @@
+namespace HpcAdam.Tests.MultiHost;
+
+/// <summary>
+/// Two hosts on this machine (scripts/namespace-hosts.sh: network namespaces with their own
+/// hostnames on a private bridge), two ranks each, launched by Open MPI with a daemon per host and
+/// only its TCP transport: the ranks of different hosts really talk over the network.
+/// </summary>
+[TestFixture]
+[NonParallelizable]
+public sealed class MultiHostTests
+{
+    private static readonly TimeSpan s_deadline = TimeSpan.FromMinutes(3);
+    private static readonly string s_script = Path.Combine(ChildProcess.RepoRoot, "scripts", "namespace-hosts.sh");
+    private string _directory = "";
+    private Dictionary<string, string> _cluster = [];
+
+    [OneTimeSetUp]
+    public void StartTwoHosts()
+    {
+        _directory = Directory.CreateTempSubdirectory("hpcadam-hosts-").FullName;
+        Directory.Delete(_directory);   // the script makes it, and refuses one that holds a cluster
+        _cluster = new Dictionary<string, string> { ["HPCADAM_HOSTS_DIR"] = _directory };
+        ProcessOutcome start = ChildProcess.Run(s_script, ["start", "2"], _cluster, s_deadline);
+        Assert.That(start.ExitCode, Is.Zero, start.ToString());
+    }
+
+    [OneTimeTearDown]
+    public void StopThem()
+    {
+        ProcessOutcome stop = ChildProcess.Run(s_script, ["stop"], _cluster, s_deadline);
+        Assert.That(stop.ExitCode, Is.Zero, stop.ToString());
+        Assert.That(Directory.Exists(_directory), Is.False);
+    }
+
+    [Test]
+    public void SelftestPassesWithTwoRanksOnEachHostAndLocalRanksPerHost()
+    {
+        ProcessOutcome outcome = ChildProcess.Run(s_script, ["mpirun", "-np", "4", ChildProcess.Hpcadam, "selftest"], _cluster, s_deadline);
+        Assert.That(outcome.ExitCode, Is.Zero, outcome.ToString());
+        Assert.That(outcome.Stdout, Does.Contain("rank 0: host node1, local rank 0 of 2").And.Contain("rank 1: host node1, local rank 1 of 2")
+            .And.Contain("rank 2: host node2, local rank 0 of 2").And.Contain("rank 3: host node2, local rank 1 of 2"), outcome.ToString());
+        Assert.That(outcome.Stdout, Does.Contain("selftest passed: 9 checks on 4 rank(s)"), outcome.ToString());
+    }
+
+    [Test]
+    public void TrainingAcrossHostsFollowsTheOneHostRun()
+    {
+        string data = Path.Combine(ChildProcess.RepoRoot, "data"), runs = Directory.CreateTempSubdirectory("hpcadam-hosts-runs-").FullName;
+        try
+        {
+            string[] settings = ["train", $"--Data:Dir={data}", "--Train:Steps=30", "--Batch:MicroBatchSize=32", "--Batch:Kappa=4"];
+            ProcessOutcome across = ChildProcess.Run(s_script, ["mpirun", "-np", "4", ChildProcess.Hpcadam, .. settings, $"--Run:Dir={runs}/across"], _cluster, s_deadline);
+            Assert.That(across.ExitCode, Is.Zero, across.ToString());
+            Assert.That(across.Stdout, Does.Contain("on 4 rank(s)"), across.ToString());
+            ProcessOutcome alone = ChildProcess.RunAlone([.. settings, $"--Run:Dir={runs}/alone"]);
+            Assert.That(alone.ExitCode, Is.Zero, alone.ToString());
+
+            var acrossFiles = new Training.RunFiles(Path.Combine(runs, "across"));
+            var aloneFiles = new Training.RunFiles(Path.Combine(runs, "alone"));
+            double difference = Training.RunFiles.MaxRelativeDifference(
+                aloneFiles.Tensors("checkpoints/00000030/model.safetensors"), acrossFiles.Tensors("checkpoints/00000030/model.safetensors"));
+            TestContext.Out.WriteLine($"1 rank on one host against 2 hosts × 2 ranks after 30 steps: max relative weight difference {difference:E2}");
+            Assert.That(difference, Is.LessThan(1e-5), "the world-size tolerance of TrainingRunTests");
+        }
+        finally
+        {
+            Directory.Delete(runs, recursive: true);
+        }
+    }
+}
