@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using HpcAdam.Tests.Training;
+
 namespace HpcAdam.Tests.MultiHost;
 
 /// <summary>
@@ -55,15 +58,59 @@ public sealed class MultiHostTests
             ProcessOutcome alone = ChildProcess.RunAlone([.. settings, $"--Run:Dir={runs}/alone"]);
             Assert.That(alone.ExitCode, Is.Zero, alone.ToString());
 
-            var acrossFiles = new Training.RunFiles(Path.Combine(runs, "across"));
-            var aloneFiles = new Training.RunFiles(Path.Combine(runs, "alone"));
-            double difference = Training.RunFiles.MaxRelativeDifference(
+            var acrossFiles = new RunFiles(Path.Combine(runs, "across"));
+            var aloneFiles = new RunFiles(Path.Combine(runs, "alone"));
+            double difference = RunFiles.MaxRelativeDifference(
                 aloneFiles.Tensors("checkpoints/00000030/model.safetensors"), acrossFiles.Tensors("checkpoints/00000030/model.safetensors"));
             TestContext.Out.WriteLine($"1 rank on one host against 2 hosts × 2 ranks after 30 steps: max relative weight difference {difference:E2}");
             Assert.That(difference, Is.LessThan(1e-5), "the world-size tolerance of TrainingRunTests");
         }
         finally
         {
+            Directory.Delete(runs, recursive: true);
+        }
+    }
+
+    [Test]
+    public void AHostThatDropsOffEndsTheJobWithinTheTimeoutAndTheOtherHostResumes()
+    {
+        const int TimeoutSeconds = 10;
+        string data = Path.Combine(ChildProcess.RepoRoot, "data"), runs = Directory.CreateTempSubdirectory("hpcadam-hosts-runs-").FullName;
+        string run = Path.Combine(runs, "run");
+        string[] settings = ["train", $"--Data:Dir={data}", $"--Run:Dir={run}", "--Checkpoint:Every=20", $"--Check:TimeoutSeconds={TimeoutSeconds}"];
+        try
+        {
+            using (StartedProcess job = ChildProcess.Start(s_script, ["mpirun", "-np", "4", ChildProcess.Hpcadam, .. settings, "--Train:Steps=1000000"], _cluster))
+            {
+                var waited = Stopwatch.StartNew();
+                while (!Directory.Exists(Path.Combine(run, "checkpoints", "00000040")) && waited.Elapsed < s_deadline && !job.HasExited)
+                    Thread.Sleep(200);
+                Assert.That(Directory.Exists(Path.Combine(run, "checkpoints", "00000040")), Is.True, "the job never reached its second checkpoint");
+
+                ProcessOutcome unplug = ChildProcess.Run(s_script, ["link", "2", "down"], _cluster, s_deadline);
+                Assert.That(unplug.ExitCode, Is.Zero, unplug.ToString());
+                var sinceUnplugged = Stopwatch.StartNew();
+                ProcessOutcome outcome = job.Finish(s_deadline);
+                double seconds = sinceUnplugged.Elapsed.TotalSeconds;
+                TestContext.Out.WriteLine($"the job ended {seconds:0.0} s after host 2's link went down (Check:TimeoutSeconds = {TimeoutSeconds})");
+                Assert.That(outcome.ExitCode, Is.Not.Zero, outcome.ToString());
+                Assert.That(seconds, Is.LessThan(TimeoutSeconds + 20), "Check:TimeoutSeconds plus 20 s for Open MPI to notice the lost daemon and end the job");
+                Assert.That(outcome.Stderr, Does.Match(@"the all-reduce #\d+ of step \d+ has (not completed after|waited) \d+ s"), outcome.ToString());
+            }
+            // Nothing half-written: every checkpoint left is whole.
+            Assert.That(Directory.GetDirectories(Path.Combine(run, "checkpoints")).Select(Path.GetFileName), Has.All.Match("^[0-9]{8}$"));
+            foreach (string checkpoint in Directory.GetDirectories(Path.Combine(run, "checkpoints")))
+                Assert.That(File.Exists(Path.Combine(checkpoint, "SHA256SUMS")), checkpoint);
+
+            // The host left goes on alone, with 2 ranks instead of 4, from the newest checkpoint.
+            ProcessOutcome resumed = ChildProcess.Run(s_script,
+                ["on", "1", "mpirun", "--allow-run-as-root", "-np", "2", ChildProcess.Hpcadam, .. settings, "--Train:Steps=60", "--Resume=latest"], _cluster, s_deadline);
+            Assert.That(resumed.ExitCode, Is.Zero, resumed.ToString());
+            Assert.That(resumed.Stdout, Does.Match("resumed from .*checkpoints/000000[0-9]0 at step [0-9]+0 on 2 rank").And.Contain("after 60 steps"), resumed.ToString());
+        }
+        finally
+        {
+            ChildProcess.Run(s_script, ["link", "2", "up"], _cluster, s_deadline);
             Directory.Delete(runs, recursive: true);
         }
     }
