@@ -25,12 +25,12 @@ public static class Evaluation
         long count = settings.Samples == 0 ? test.Count : Math.Min(settings.Samples, test.Count);
         long first = count * communicator.Rank / communicator.Size, end = count * (communicator.Rank + 1) / communicator.Size;
         Span<double> sums = [0, 0, 0];   // loss sum, correct, samples
+        Device device = model.parameters().FirstOrDefault()?.device ?? CPU;   // the model's: the CPU, or this rank's GPU
         for (long start = first; start < end; start += settings.BatchSize)
         {
             using var scope = NewDisposeScope();
             long[] indices = [.. Enumerable.Range(0, (int)Math.Min(settings.BatchSize, end - start)).Select(i => start + i)];
             (Tensor input, Tensor target) = test.MicroBatch(indices);
-            Device device = model.parameters().FirstOrDefault()?.device ?? CPU;
             (input, target) = (input.to(device), target.to(device));
             Tensor output = model.forward(input);
             sums[0] += nn.functional.cross_entropy(output, target, reduction: nn.Reduction.Sum).item<float>();
