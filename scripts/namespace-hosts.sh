@@ -37,6 +37,9 @@ start() {
   ip -n "$prefix-sw" link set br0 up
   for ((i = 1; i <= count; i++)); do
     ip netns add "$prefix-h$i"
+    # IPv4 only: an IPv6 link-local address stays "tentative" for a second or two after the link
+    # comes up, and an Open MPI daemon that picks it then cannot connect.
+    ip netns exec "$prefix-h$i" sh -c 'echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6'
     ip link add "$prefix-v$i" type veth peer name eth0 netns "$prefix-h$i"
     ip link set "$prefix-v$i" netns "$prefix-sw"
     ip -n "$prefix-sw" link set "$prefix-v$i" master br0 up
