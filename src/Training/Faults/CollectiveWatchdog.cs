@@ -12,7 +12,7 @@ namespace HpcAdam.Training;
 /// </summary>
 internal sealed class CollectiveWatchdog : IDisposable
 {
-    private static readonly TimeSpan s_afterStopRequest = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan s_afterStopRequest = TimeSpan.FromSeconds(5), s_tick = TimeSpan.FromMilliseconds(200);
 
     private readonly int _rank;
     private readonly TimeSpan _timeout;
@@ -25,7 +25,9 @@ internal sealed class CollectiveWatchdog : IDisposable
     public CollectiveWatchdog(int rank, int timeoutSeconds, Func<bool> stopRequested)
     {
         (_rank, _timeout, _stopRequested) = (rank, TimeSpan.FromSeconds(timeoutSeconds), stopRequested);
-        _timer = new Timer(_ => Check(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        // Five looks a second: a launcher that ends the job sends SIGTERM and, a second later, SIGKILL
+        // (Open MPI's default), and the line naming the stuck collective must come out in between.
+        _timer = new Timer(_ => Check(), null, s_tick, s_tick);
     }
 
     /// <summary>Watches one collective until the returned scope is disposed.</summary>

@@ -74,7 +74,9 @@ public sealed class MultiHostTests
     [Test]
     public void AHostThatDropsOffEndsTheJobWithinTheTimeoutAndTheOtherHostResumes()
     {
-        const int TimeoutSeconds = 10;
+        // Above the ~11 s the cluster's TCP keepalive takes to notice a lost daemon, as docs/running.md advises:
+        // mpirun then ends the job itself, and each rank's watchdog names the collective it was stuck in.
+        const int TimeoutSeconds = 20;
         string data = Path.Combine(ChildProcess.RepoRoot, "data"), runs = Directory.CreateTempSubdirectory("hpcadam-hosts-runs-").FullName;
         string run = Path.Combine(runs, "run");
         string[] settings = ["train", $"--Data:Dir={data}", $"--Run:Dir={run}", "--Checkpoint:Every=20", $"--Check:TimeoutSeconds={TimeoutSeconds}"];
@@ -94,7 +96,7 @@ public sealed class MultiHostTests
                 double seconds = sinceUnplugged.Elapsed.TotalSeconds;
                 TestContext.Out.WriteLine($"the job ended {seconds:0.0} s after host 2's link went down (Check:TimeoutSeconds = {TimeoutSeconds})");
                 Assert.That(outcome.ExitCode, Is.Not.Zero, outcome.ToString());
-                Assert.That(seconds, Is.LessThan(TimeoutSeconds + 20), "Check:TimeoutSeconds plus 20 s for Open MPI to notice the lost daemon and end the job");
+                Assert.That(seconds, Is.LessThan(TimeoutSeconds + 10), "Check:TimeoutSeconds, plus 10 s for the launcher to end the job");
                 Assert.That(outcome.Stderr, Does.Match(@"the all-reduce #\d+ of step \d+ has (not completed after|waited) \d+ s"), outcome.ToString());
             }
             // Nothing half-written: every checkpoint left is whole.
