@@ -27,15 +27,24 @@ internal static class NativeLibraries
     {
         NativeMethods.Library => Load(Path.Combine(AppContext.BaseDirectory, NativeMethods.FileName),
             "the MPI shim; build with 'dotnet build' (needs mpicc) and run where the same MPI library is available (module load the MPI you built with)"),
-        NcclNativeMethods.Library => Load(Environment.GetEnvironmentVariable(NcclVariable) is { Length: > 0 } nccl ? nccl : NcclLibrary.FileName,
-            $"NCCL; install it (or the nvidia-nccl wheel) or set {NcclVariable} to its libnccl.so.2"),
-        CudaRuntimeNativeMethods.Library => Environment.GetEnvironmentVariable(CudaRuntimeVariable) is { Length: > 0 } cudart
-            ? Load(cudart, "the CUDA runtime")
-            : s_cudaRuntimeNames.Select(file => NativeLibrary.TryLoad(file, out IntPtr handle) ? handle : IntPtr.Zero).FirstOrDefault(handle => handle != IntPtr.Zero) is var found and not 0
-                ? found
-                : throw new DllNotFoundException($"cannot load the CUDA runtime ({string.Join(", ", s_cudaRuntimeNames)}): set {CudaRuntimeVariable} to your libcudart.so"),
+        NcclNativeMethods.Library => Load(NcclPath(), $"NCCL; install it (or the nvidia-nccl wheel) or set {NcclVariable} to its libnccl.so.2"),
+        CudaRuntimeNativeMethods.Library => LoadCudaRuntime(),
         _ => IntPtr.Zero,
     };
+
+    /// <summary>The NCCL library to load: HPCADAM_NCCL_LIBRARY's file, else libnccl.so.2 from the loader's path.</summary>
+    public static string NcclPath() => Environment.GetEnvironmentVariable(NcclVariable) is { Length: > 0 } path ? path : NcclLibrary.FileName;
+
+    /// <summary>HPCADAM_CUDART_LIBRARY's file, else the first of the usual names the loader finds.</summary>
+    private static IntPtr LoadCudaRuntime()
+    {
+        if (Environment.GetEnvironmentVariable(CudaRuntimeVariable) is { Length: > 0 } path)
+            return Load(path, "the CUDA runtime");
+        foreach (string name in s_cudaRuntimeNames)
+            if (NativeLibrary.TryLoad(name, out IntPtr handle))
+                return handle;
+        throw new DllNotFoundException($"cannot load the CUDA runtime ({string.Join(", ", s_cudaRuntimeNames)}): set {CudaRuntimeVariable} to your libcudart.so");
+    }
 
     private static IntPtr Load(string path, string what)
     {

@@ -13,14 +13,16 @@ public static class NcclLibrary
     /// <summary>NCCL's version as "major.minor.patch", or null with the reason it is unavailable.</summary>
     public static unsafe string? TryGetVersion(out string reason)
     {
-        if (!NativeLibrary.TryLoad(FileName, out IntPtr handle))
+        // The same file the NCCL calls load (HPCADAM_NCCL_LIBRARY, else libnccl.so.2).
+        string path = NativeLibraries.NcclPath();
+        if (!NativeLibrary.TryLoad(path, out IntPtr handle))
         {
-            reason = $"{FileName} not found on the library path";
+            reason = path == FileName ? $"{FileName} not found on the library path" : $"{path} cannot be loaded ({NativeLibraries.NcclVariable})";
             return null;
         }
         if (!NativeLibrary.TryGetExport(handle, "ncclGetVersion", out IntPtr export))
         {
-            reason = $"{FileName} has no ncclGetVersion";
+            reason = $"{path} has no ncclGetVersion";
             return null;
         }
         int code;
