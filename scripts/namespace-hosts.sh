@@ -48,6 +48,7 @@ start() {
     ip -n "$prefix-h$i" link set lo up
   done
   echo "$count" >"$dir/hosts"
+  wait_until_connected
   # Open MPI's rsh agent: AGENT [ssh options] HOST WORDS... runs WORDS on HOST (given by its
   # address) through a shell, as ssh would.
   cat >"$dir/agent" <<EOF
@@ -68,6 +69,30 @@ on() {
   HPCADAM_HOSTS_DIR=$dir exec ip netns exec "$prefix-h$host" unshare --uts bash -c 'hostname "$0"; exec "$@"' "node$host" "$@"
 }
 
+# A new link carries nothing until the kernel has seen its carrier come up, which it may do up to a
+# second later; a daemon started before then could not reach mpirun (seen in CI, never here). So
+# node1 and each other host must reach each other first: a TCP connection to a port where nobody
+# listens is refused only once packets pass both ways. At most 20 rounds of one second.
+wait_until_connected() {
+  local count i round
+  count=$(hosts)
+  for ((round = 1; round <= 20; round++)); do
+    for ((i = 2; i <= count; i++)); do
+      refused "$i" "$subnet.1" && refused 1 "$subnet.$i" || break
+    done
+    ((i > count)) && return 0
+    sleep 0.1
+  done
+  fail "host $i and host 1 cannot reach each other after 20 tries"
+}
+
+# Host $1 gets "connection refused" from port 9 (discard, unused here) of address $2.
+refused() {
+  local answer
+  answer=$(on "$1" timeout 1 bash -c "exec 3<>/dev/tcp/$2/9" 2>&1 || true)
+  [[ $answer == *refused* ]]
+}
+
 launch() {
   local count list=""
   count=$(hosts)
@@ -83,6 +108,7 @@ link() {
   local host=$1 state=$2
   [[ $host =~ ^[0-9]+$ ]] && ((host >= 1 && host <= $(hosts))) && [[ $state == up || $state == down ]] || usage
   ip -n "$prefix-sw" link set "$prefix-v$host" "$state"
+  [[ $state == down ]] || wait_until_connected
 }
 
 stop() {
