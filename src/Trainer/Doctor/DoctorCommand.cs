@@ -32,8 +32,8 @@ internal static class DoctorCommand
         report.Add("hpcadam", typeof(DoctorCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?");
         report.Add("host", Environment.MachineName);
         report.Add("launcher", launch.IsLaunched ? $"{launch.Launcher}, {(launch.Size is int size ? $"{size}" : "?")} processes" : "none: single process");
-        DescribeMpi(report, launch);
-        ICommunicator? communicator = OpenCommunicator(report, launch);
+        bool mpiLoads = DescribeMpi(report, launch);
+        ICommunicator? communicator = mpiLoads ? OpenCommunicator(report, launch) : null;
         CheckTorch(report);
         DescribeGpu(report, communicator, shareGpus);
         int failedRanks = CountFailedRanks(communicator, report);
@@ -42,12 +42,15 @@ internal static class DoctorCommand
         return failedRanks == 0 ? ExitCodes.Success : ExitCodes.Failed;
     }
 
-    private static void DescribeMpi(DoctorReport report, LaunchEnvironment launch)
+    /// <summary>Reports the MPI library and the shim build loaded for it; false where they do not load.</summary>
+    private static bool DescribeMpi(DoctorReport report, LaunchEnvironment launch)
     {
         try
         {
             MpiLibrary mpi = MpiLibrary.Describe();
             report.Add("MPI library", $"{mpi.Name} (MPI {mpi.StandardVersion}.{mpi.StandardSubversion})");
+            report.Add("MPI shim", $"{MpiShim.Chosen.FileName} ({MpiShim.Chosen.Reason})");
+            return true;
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or MpiException)
         {
@@ -55,6 +58,7 @@ internal static class DoctorCommand
                 report.Problem($"MPI cannot be loaded: {e.Message}");
             else
                 report.Add("MPI library", $"not loadable ({e.Message}); single-process runs still work");
+            return false;
         }
     }
 
