@@ -4,8 +4,10 @@
 # that lives in a namespace of its own, on a private /24 that exists nowhere else; so ranks on two
 # hosts talk over TCP through the bridge, never over shared memory, and no packet leaves the set.
 #
-#   scripts/namespace-hosts.sh start [HOSTS]    create HOSTS hosts (default 2), write DIR/agent
-#   scripts/namespace-hosts.sh mpirun ARGS...   mpirun from host 1 over every host, TCP only
+#   scripts/namespace-hosts.sh start [HOSTS]    create HOSTS hosts (default 2), write DIR/agent and
+#                                               DIR/nodes (a line "NAME ADDRESS" per host)
+#   scripts/namespace-hosts.sh mpirun ARGS...   Open MPI's mpirun from host 1 over every host, TCP only
+#   scripts/namespace-hosts.sh mpiexec ARGS...  MPICH's mpiexec (Hydra) from host 1 over every host
 #   scripts/namespace-hosts.sh on HOST CMD...   a command on host HOST (1, 2, ...)
 #   scripts/namespace-hosts.sh link HOST up|down   plug or unplug HOST's cable to the bridge
 #   scripts/namespace-hosts.sh stop             delete the namespaces and DIR
@@ -21,7 +23,7 @@ subnet=10.77.0
 
 say() { echo "namespace-hosts: $*" >&2; }
 fail() { say "$*"; exit 1; }
-usage() { echo "usage: scripts/namespace-hosts.sh start [HOSTS] | mpirun ARGS... | on HOST CMD... | link HOST up|down | stop" >&2; exit 2; }
+usage() { echo "usage: scripts/namespace-hosts.sh start [HOSTS] | mpirun ARGS... | mpiexec ARGS... | on HOST CMD... | link HOST up|down | stop" >&2; exit 2; }
 hosts() { cat "$dir/hosts" 2>/dev/null || fail "no cluster in $dir: run start first"; }
 
 start() {
@@ -48,6 +50,7 @@ start() {
     ip -n "$prefix-h$i" link set lo up
   done
   echo "$count" >"$dir/hosts"
+  for ((i = 1; i <= count; i++)); do echo "node$i $subnet.$i"; done >"$dir/nodes"
   wait_until_connected
   # Open MPI's rsh agent: AGENT [ssh options] HOST WORDS... runs WORDS on HOST (given by its
   # address) through a shell, as ssh would.
@@ -66,7 +69,9 @@ on() {
   local host=$1
   shift
   [[ $host =~ ^[0-9]+$ ]] && ((host >= 1 && host <= $(hosts))) || fail "HOST = '$host': give 1 to $(hosts)"
-  HPCADAM_HOSTS_DIR=$dir exec ip netns exec "$prefix-h$host" unshare --uts bash -c 'hostname "$0"; exec "$@"' "node$host" "$@"
+  # nsenter rather than ip netns exec, which remounts /sys for the namespace and so hides
+  # /sys/fs/cgroup, where slurmd looks for its cgroups.
+  HPCADAM_HOSTS_DIR=$dir exec nsenter --net="/var/run/netns/$prefix-h$host" unshare --uts bash -c 'hostname "$0"; exec "$@"' "node$host" "$@"
 }
 
 # A new link carries nothing until the kernel has seen its carrier come up, which it may do up to a
@@ -93,15 +98,25 @@ refused() {
   [[ $answer == *refused* ]]
 }
 
-launch() {
+# Every host with two slots, as both launchers take it: 10.77.0.1:2,10.77.0.2:2,...
+slots() {
   local count list=""
   count=$(hosts)
   for ((i = 1; i <= count; i++)); do list+="${list:+,}$subnet.$i:2"; done
+  echo "$list"
+}
+
+launch() {
   # TCP keepalive on mpirun's links to its daemons (idle 5 s, then 3 probes 2 s apart): a host that
   # drops off is noticed in about 11 s instead of Open MPI's default 8 minutes, and mpirun ends the job.
-  on 1 mpirun --allow-run-as-root --oversubscribe --host "$list" --mca plm_rsh_agent "$dir/agent" \
+  on 1 mpirun --allow-run-as-root --oversubscribe --host "$(slots)" --mca plm_rsh_agent "$dir/agent" \
     --mca btl tcp,self --mca btl_tcp_if_include "$subnet.0/24" --mca oob_tcp_if_include "$subnet.0/24" \
     --mca oob_tcp_keepalive_time 5 --mca oob_tcp_keepalive_intvl 2 --mca oob_tcp_keepalive_probes 3 "$@"
+}
+
+# MPICH's Hydra through the same agent; -iface keeps its ranks' TCP on the hosts' subnet.
+launch_mpich() {
+  on 1 mpiexec.mpich -launcher rsh -launcher-exec "$dir/agent" -iface eth0 -hosts "$(slots)" "$@"
 }
 
 link() {
@@ -130,6 +145,7 @@ shift
 case $command in
   start) start "$@" ;;
   mpirun) launch "$@" ;;
+  mpiexec) launch_mpich "$@" ;;
   on) (($# >= 2)) || usage; on "$@" ;;
   link) (($# == 2)) || usage; link "$@" ;;
   stop) stop ;;

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: set-up (installs what is missing, builds), then
-# every NUnit test, including real mpirun jobs and jobs on a one-node Slurm. Fails when a test
-# fails, when one was skipped, or when none ran.
+# every NUnit test, including real Open MPI and MPICH jobs, jobs on namespace hosts, and jobs on
+# a one-node and a two-node Slurm. Fails when a test fails, when one was skipped, or when none ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --with-mpich  # the MPICH tests run under MPICH's own mpiexec
 scripts/fetch-data.sh mnist >/dev/null  # MNIST for the data tests; errors still reach stderr
-slurm/one-node.sh install  # Slurm and munge, which the Slurm tests start (and stop) themselves
+slurm/local-slurm.sh install  # Slurm and munge, which the Slurm tests start (and stop) themselves
 
 results=artifacts/test-results
 rm -rf "$results"

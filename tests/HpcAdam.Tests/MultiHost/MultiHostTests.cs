@@ -6,7 +6,8 @@ namespace HpcAdam.Tests.MultiHost;
 /// <summary>
 /// Two hosts on this machine (scripts/namespace-hosts.sh: network namespaces with their own
 /// hostnames on a private bridge), two ranks each, launched by Open MPI with a daemon per host and
-/// only its TCP transport: the ranks of different hosts really talk over the network.
+/// only its TCP transport: the ranks of different hosts really talk over the network. MPICH's
+/// Hydra starts its proxies through the same agent.
 /// </summary>
 [TestFixture]
 [NonParallelizable]
@@ -42,6 +43,16 @@ public sealed class MultiHostTests
         Assert.That(outcome.ExitCode, Is.Zero, outcome.ToString());
         Assert.That(outcome.Stdout, Does.Contain("rank 0: host node1, local rank 0 of 2").And.Contain("rank 1: host node1, local rank 1 of 2")
             .And.Contain("rank 2: host node2, local rank 0 of 2").And.Contain("rank 3: host node2, local rank 1 of 2"), outcome.ToString());
+        Assert.That(outcome.Stdout, Does.Contain("selftest passed: 9 checks on 4 rank(s)"), outcome.ToString());
+    }
+
+    [Test]
+    public void MpichsMpiexecRunsTheSelftestAcrossHostsWithItsOwnShim()
+    {
+        ProcessOutcome outcome = ChildProcess.Run(s_script, ["mpiexec", "-n", "4", ChildProcess.Hpcadam, "selftest"], _cluster, s_deadline);
+        Assert.That(outcome.ExitCode, Is.Zero, outcome.ToString());
+        Assert.That(outcome.Stdout, Does.Contain("MPI (MPICH Version: 4"), outcome.ToString());
+        Assert.That(outcome.Stdout, Does.Contain("rank 2: host node2, local rank 0 of 2").And.Contain("rank 3: host node2, local rank 1 of 2"), outcome.ToString());
         Assert.That(outcome.Stdout, Does.Contain("selftest passed: 9 checks on 4 rank(s)"), outcome.ToString());
     }
 

@@ -28,7 +28,7 @@ public sealed partial class SbatchTemplateTests
     public void TheOneNodeSlurmAcceptsEveryDirective()
     {
         // --test-only: Slurm validates the job and says when it would start, and runs nothing.
-        ProcessOutcome outcome = ChildProcess.Run("sbatch", ["--test-only", s_template], OneNodeSlurm.Environment, TimeSpan.FromSeconds(30));
+        ProcessOutcome outcome = LocalSlurm.OneNode.Run("sbatch", ["--test-only", s_template], TimeSpan.FromSeconds(30));
         Assert.That(outcome.ExitCode, Is.Zero, outcome.ToString());
         Assert.That(outcome.Stderr, Does.Contain("to start at"), outcome.ToString());
     }

@@ -42,7 +42,7 @@ public sealed class SlurmJobTests() : TemporaryDirectoryTest("hpcadam-slurm-")
             mpirun -np "$SLURM_NTASKS" {ChildProcess.Hpcadam} train --Data:Name=synthetic --Train:Steps=5 --Run:Dir={run}
             """);
 
-        ProcessOutcome outcome = Bounded("sbatch", ["--wait", $"--chdir={TestDirectory}", job], OneNodeSlurm.Environment);
+        ProcessOutcome outcome = Bounded("sbatch", ["--wait", $"--chdir={TestDirectory}", job]);
         string jobOutput = File.Exists(output) ? File.ReadAllText(output) : "(no output file)";
         Assert.That(outcome.ExitCode, Is.Zero, $"{outcome}\n--- {output}\n{jobOutput}");
         Assert.That(jobOutput, Does.Contain("test accuracy:"), jobOutput);
@@ -52,10 +52,9 @@ public sealed class SlurmJobTests() : TemporaryDirectoryTest("hpcadam-slurm-")
     [Test]
     public void ARankKilledUnderSrunEndsTheJobWithinAMinuteAndTheSurvivorSaysWhy()
     {
-        var environment = new Dictionary<string, string>(OneNodeSlurm.Environment) { ["HPCADAM_FAULT"] = "kill@1:20" };
         ProcessOutcome outcome = Bounded("srun",
             ["--mpi=pmix", "--kill-on-bad-exit=1", "-n", "2", ChildProcess.Hpcadam, "train", "--Data:Name=synthetic", "--Train:Steps=100000",
-             $"--Run:Dir={Path.Combine(TestDirectory, "run")}"], environment);
+             $"--Run:Dir={Path.Combine(TestDirectory, "run")}"], new Dictionary<string, string> { ["HPCADAM_FAULT"] = "kill@1:20" });
         // The job ends without waiting for its time limit or the test's deadline: srun says why.
         Assert.That(outcome.ExitCode, Is.Not.Zero, outcome.ToString());
         Assert.That(outcome.Stderr, Does.Contain("task 1: Killed"), outcome.ToString());
@@ -63,25 +62,27 @@ public sealed class SlurmJobTests() : TemporaryDirectoryTest("hpcadam-slurm-")
     }
 
     private static ProcessOutcome Srun(int ranks, params string[] arguments) =>
-        Bounded("srun", ["--mpi=pmix", "-n", $"{ranks}", ChildProcess.Hpcadam, .. arguments], OneNodeSlurm.Environment);
+        Bounded("srun", ["--mpi=pmix", "-n", $"{ranks}", ChildProcess.Hpcadam, .. arguments]);
 
     /// <summary>
     /// srun or sbatch with a time limit Slurm enforces and a name of its own, cancelled by that name
     /// afterwards whatever happened, so no job of a failed test lingers in the queue.
     /// </summary>
-    private static ProcessOutcome Bounded(string command, string[] arguments, IDictionary<string, string> environment)
+    internal static ProcessOutcome Bounded(string command, string[] arguments, IDictionary<string, string>? environment = null,
+        SlurmCluster? cluster = null, int minutes = 2)
     {
+        cluster ??= LocalSlurm.OneNode;
         string name = $"hpcadam-test-{Guid.NewGuid():N}";
         try
         {
-            return ChildProcess.Run(command, [$"--job-name={name}", "--time=2", .. arguments], environment, s_deadline);
+            return cluster.Run(command, [$"--job-name={name}", $"--time={minutes}", .. arguments], s_deadline, environment);
         }
         finally
         {
-            ChildProcess.Run("scancel", [$"--name={name}"], OneNodeSlurm.Environment, TimeSpan.FromMinutes(1));
+            cluster.Run("scancel", [$"--name={name}"], TimeSpan.FromMinutes(1));
         }
     }
 
-    private static int WorldSize(string run) =>
+    internal static int WorldSize(string run) =>
         JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "summary.json"))).RootElement.GetProperty("world_size").GetInt32();
 }
