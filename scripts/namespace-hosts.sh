@@ -4,8 +4,10 @@
 # that lives in a namespace of its own, on a private /24 that exists nowhere else; so ranks on two
 # hosts talk over TCP through the bridge, never over shared memory, and no packet leaves the set.
 #
-#   scripts/namespace-hosts.sh start [HOSTS]    create HOSTS hosts (default 2), write DIR/agent and
-#                                               DIR/nodes (a line "NAME ADDRESS" per host)
+#   scripts/namespace-hosts.sh start [HOSTS]    create HOSTS hosts (default 2), write DIR/agent,
+#                                               DIR/nodes (a line "NAME ADDRESS" per host), and
+#                                               DIR/hostfile and DIR/machinefile (Open MPI's and
+#                                               MPICH's host files, two slots a host)
 #   scripts/namespace-hosts.sh mpirun ARGS...   Open MPI's mpirun from host 1 over every host, TCP only
 #   scripts/namespace-hosts.sh mpiexec ARGS...  MPICH's mpiexec (Hydra) from host 1 over every host
 #   scripts/namespace-hosts.sh on HOST CMD...   a command on host HOST (1, 2, ...)
@@ -51,6 +53,9 @@ start() {
   done
   echo "$count" >"$dir/hosts"
   for ((i = 1; i <= count; i++)); do echo "node$i $subnet.$i"; done >"$dir/nodes"
+  # Two slots a host, in each launcher's host file format.
+  for ((i = 1; i <= count; i++)); do echo "$subnet.$i slots=2"; done >"$dir/hostfile"
+  for ((i = 1; i <= count; i++)); do echo "$subnet.$i:2"; done >"$dir/machinefile"
   wait_until_connected
   # Open MPI's rsh agent: AGENT [ssh options] HOST WORDS... runs WORDS on HOST (given by its
   # address) through a shell, as ssh would.
@@ -98,25 +103,17 @@ refused() {
   [[ $answer == *refused* ]]
 }
 
-# Every host with two slots, as both launchers take it: 10.77.0.1:2,10.77.0.2:2,...
-slots() {
-  local count list=""
-  count=$(hosts)
-  for ((i = 1; i <= count; i++)); do list+="${list:+,}$subnet.$i:2"; done
-  echo "$list"
-}
-
 launch() {
   # TCP keepalive on mpirun's links to its daemons (idle 5 s, then 3 probes 2 s apart): a host that
   # drops off is noticed in about 11 s instead of Open MPI's default 8 minutes, and mpirun ends the job.
-  on 1 mpirun --allow-run-as-root --oversubscribe --host "$(slots)" --mca plm_rsh_agent "$dir/agent" \
+  on 1 mpirun --allow-run-as-root --oversubscribe --hostfile "$dir/hostfile" --mca plm_rsh_agent "$dir/agent" \
     --mca btl tcp,self --mca btl_tcp_if_include "$subnet.0/24" --mca oob_tcp_if_include "$subnet.0/24" \
     --mca oob_tcp_keepalive_time 5 --mca oob_tcp_keepalive_intvl 2 --mca oob_tcp_keepalive_probes 3 "$@"
 }
 
 # MPICH's Hydra through the same agent; -iface keeps its ranks' TCP on the hosts' subnet.
 launch_mpich() {
-  on 1 mpiexec.mpich -launcher rsh -launcher-exec "$dir/agent" -iface eth0 -hosts "$(slots)" "$@"
+  on 1 mpiexec.mpich -launcher rsh -launcher-exec "$dir/agent" -iface eth0 -f "$dir/machinefile" "$@"
 }
 
 link() {

@@ -39,8 +39,12 @@ public sealed class MultiHostTests
     [Test]
     public void SelftestPassesWithTwoRanksOnEachHostAndLocalRanksPerHost()
     {
-        ProcessOutcome outcome = ChildProcess.Run(s_script, ["mpirun", "-np", "4", ChildProcess.Hpcadam, "selftest"], _cluster, s_deadline);
+        // btl_base_verbose: each rank says which transport it brings up, and on which address.
+        ProcessOutcome outcome = ChildProcess.Run(s_script, ["mpirun", "-np", "4", "--mca", "btl_base_verbose", "30", ChildProcess.Hpcadam, "selftest"],
+            _cluster, s_deadline);
         AssertSelftestPassedWithTwoRanksOnEachHost(outcome);
+        Assert.That(outcome.Stderr, Does.Contain("btl: tcp: Found match: 10.77.0.1 (eth0)").And.Contain("btl: tcp: Found match: 10.77.0.2 (eth0)")
+            .And.Not.Contain("vader"), "the ranks talk over TCP on the hosts' subnet, not over shared memory");
     }
 
     [Test]
