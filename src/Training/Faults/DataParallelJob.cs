@@ -44,7 +44,13 @@ public static class DataParallelJob
         Console.Error.WriteLine($"{ProgramName()}: rank {rank}: {Describe(error)}");
         Console.Error.Flush();
         if (communicator is { Size: > 1 })
+        {
+            // A launcher forwards each rank's output through processes of its own, and MPI_Abort's
+            // teardown can overtake the line just written: once under MPICH's Hydra nothing of the
+            // failing rank reached the terminal. A quarter of a second lets the line through first.
+            Thread.Sleep(TimeSpan.FromMilliseconds(250));
             communicator.Abort(ExitCodes.Failed);
+        }
         return ExitCodes.Failed;
     }
 
