@@ -18,3 +18,13 @@ for project in $(grep -l '<IsPackable>true</IsPackable>' src/*/*.csproj); do
 done
 # What this run wrote (other versions in the folder are left alone).
 find "$out" -maxdepth 1 -name '*.nupkg' -newer "$stamp" -printf 'pack: %p\n' | sort
+# NuGet takes a version it already holds in this machine's package cache from there, never from
+# the folder again: a consumer would go on building against an earlier pack of the same version.
+# So every version in the folder leaves the cache (only HpcAdam's ids, only those versions).
+cache=$(dotnet nuget locals global-packages --list | sed 's/^global-packages: //')
+for package in "$out"/HpcAdam.*.nupkg; do
+  [ -e "$package" ] || continue
+  name=$(basename "$package" .nupkg)  # HpcAdam.Training.0.1.0
+  id=${name%%.[0-9]*}                 # HpcAdam.Training
+  rm -rf "${cache%/}/${id,,}/${name#"$id".}"
+done
