@@ -23,6 +23,24 @@ internal static partial class CudaRuntimeNativeMethods
     [LibraryImport(Library, EntryPoint = "cudaStreamQuery")]
     internal static partial int StreamQuery(IntPtr stream);
 
+    /// <summary>cudaEventCreate(cudaEvent_t*): an event with timing, for <see cref="CudaEventClock"/>.</summary>
+    [LibraryImport(Library, EntryPoint = "cudaEventCreate")]
+    internal static partial int EventCreate(out IntPtr cudaEvent);
+
+    /// <summary>cudaEventRecord(cudaEvent_t, cudaStream_t): the event completes when the stream's work queued before it has.</summary>
+    [LibraryImport(Library, EntryPoint = "cudaEventRecord")]
+    internal static partial int EventRecord(IntPtr cudaEvent, IntPtr stream);
+
+    [LibraryImport(Library, EntryPoint = "cudaEventSynchronize")]
+    internal static partial int EventSynchronize(IntPtr cudaEvent);
+
+    /// <summary>cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end), with a resolution of about 0.5 µs.</summary>
+    [LibraryImport(Library, EntryPoint = "cudaEventElapsedTime")]
+    internal static partial int EventElapsedTime(out float milliseconds, IntPtr start, IntPtr end);
+
+    [LibraryImport(Library, EntryPoint = "cudaEventDestroy")]
+    internal static partial int EventDestroy(IntPtr cudaEvent);
+
     [LibraryImport(Library, EntryPoint = "cudaGetDeviceCount")]
     internal static partial int GetDeviceCount(out int count);
 

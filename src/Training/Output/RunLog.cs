@@ -52,8 +52,8 @@ internal sealed class RunLog : IDisposable
             .Add("noise_scale", noiseScale).Add("noise_scale_raw", statistics.NoiseScale)
             .Add("test_kappa", verdict.RequestedKappa).Add("inner_product_kappa", verdict.InnerProductKappa)
             .Add("orthogonality_kappa", verdict.OrthogonalityKappa).Add("skipped", counters.Skipped)
-            .Add("compute_ms", timings.Last.ComputeMs).Add("comm_ms", timings.Last.CommunicationMs).Add("optim_ms", timings.Last.OptimizerMs)
-            .Add("stats_ms", timings.Last.StatisticsMs).Add("peak_rss_mib", peakMiB.Max()));
+            .Add("compute_ms", timings.Last.Compute).Add("comm_ms", timings.Last.Communication).Add("optim_ms", timings.Last.Optimizer)
+            .Add("stats_ms", timings.Last.Statistics).Add("peak_rss_mib", peakMiB.Max()));
         if (verdict.Change is { } change)
             _folder.Metrics(new JsonLine().Add("event", "kappa_change").Add("step", change.Step).Add("old", change.Old).Add("new", change.New)
                 .Add("test", change.Test).Add("statistic", change.Statistic));

@@ -8,7 +8,11 @@ namespace HpcAdam.Training;
 /// </summary>
 public sealed record TrainingResult(
     long Steps, long Samples, int FinalKappa, long Skipped, IReadOnlyDictionary<string, double> Metrics,
-    double SamplesPerSecond, bool Stopped, string RunDirectory);
+    double SamplesPerSecond, bool Stopped, string RunDirectory)
+{
+    /// <summary>This call's steady state, its warm-up left out (docs/training.md, "Throughput"); null for a call of one step.</summary>
+    public SteadyState? Steady { get; init; }
+}
 
 /// <summary>
 /// A run that was refused or could not go on, on every rank alike: the run folder is another job's,

@@ -24,7 +24,7 @@ internal sealed class TrainingRun : IDisposable
     private readonly StopSignals _signals = new();
     private readonly CollectiveWatchdog _watchdog;
     private readonly FaultInjection _faults;
-    private readonly StepTimings _clock = new();
+    private readonly StepTimings _clock;
     private RunFolderLock? _folderLock;
     private RunLog? _log;
 
@@ -46,6 +46,7 @@ internal sealed class TrainingRun : IDisposable
         _buffer = new StepBuffer(_replica.Parameters.Count, _replica.Buffers.Count, communicator.Rank, communicator.Size, device);
         _watchdog = new CollectiveWatchdog(communicator.Rank, _settings.Check.TimeoutSeconds, () => _signals.Received is not null);
         _faults = FaultInjection.FromEnvironment(communicator.Rank);
+        _clock = new StepTimings(device);
     }
 
     public TrainingResult Execute()
@@ -158,7 +159,7 @@ internal sealed class TrainingRun : IDisposable
             _replica.Buffers.Save(Path.Combine(_trainer.RunDirectory, TraceFolder,
                 FormattableString.Invariant($"buffers.rank-{_communicator.Rank}.step-{step:D8}.safetensors")));
         _log.Step(step, report, counters, _clock);
-        _clock.StepDone();
+        _clock.StepDone(_buffer.TotalSamples);
         _log.Progress(step, _trainer.Done(step, counters.MicroBatchesConsumed), last, report, counters, _clock);
         if (counters.SkippedInARow >= _settings.Train.MaxSkips)
             throw new DivergedException($"{counters.SkippedInARow} steps in a row, up to step {step}, had a non-finite loss or gradient on some rank " +
@@ -203,7 +204,11 @@ internal sealed class TrainingRun : IDisposable
     private TrainingResult Finish(long step, RunCounters counters, IReadOnlyDictionary<string, double> metrics, bool stopped)
     {
         double throughput = (counters.Samples - counters.SamplesBefore) / _clock.TrainingSeconds;
-        var result = new TrainingResult(step, counters.Samples, _controller.Kappa, counters.Skipped, metrics, throughput, stopped, _trainer.RunDirectory);
+        SteadyState? steady = _clock.Steady();
+        var result = new TrainingResult(step, counters.Samples, _controller.Kappa, counters.Skipped, metrics, throughput, stopped, _trainer.RunDirectory)
+        {
+            Steady = steady,
+        };
         if (stopped)
         {
             string reason = $"stopped after step {step} on {_signals.Received ?? "another rank's signal"}";
@@ -224,7 +229,12 @@ internal sealed class TrainingRun : IDisposable
             summary[name] = value;
         summary["throughput_samples_per_s"] = throughput;
         summary["wall_s"] = _clock.WallSeconds;
-        summary["step_ms"] = _clock.MeanBreakdown();
+        summary["step_ms"] = _clock.Mean().ToJson();
+        if (steady is not null)
+            summary["steady_state"] = new Dictionary<string, object>
+            {
+                ["steps"] = steady.Steps, ["samples_per_s"] = steady.SamplesPerSecond, ["step_ms"] = steady.MedianMs.ToJson(total: steady.MedianStepMs),
+            };
         summary["peak_rss_mib"] = peakMiB.Select(mib => Math.Round(mib, 1)).ToArray();
         _log!.Summary(summary);
         _log.Note(RunLog.PeakText(peakMiB));
@@ -242,6 +252,7 @@ internal sealed class TrainingRun : IDisposable
     public void Dispose()
     {
         _log?.Dispose();
+        _clock.Dispose();
         _folderLock?.Dispose();
         _watchdog.Dispose();
         _signals.Dispose();
