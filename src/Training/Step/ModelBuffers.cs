@@ -21,10 +21,15 @@ namespace HpcAdam.Training;
 /// <item>Anything else, integer counters included: the changes add up (weight 1), so
 /// <c>num_batches_tracked</c> grows by exactly κ per step on every rank.</item>
 /// </list>
+/// Like the parameters (<see cref="FlatParameters"/>), the buffers of one dtype are views of one
+/// contiguous block (<see cref="BufferBlock"/>: float32 statistics in one, int64 counters in
+/// another), so restoring the start, taking a micro-batch's weighted change and committing the sum
+/// are a few whole-block operations whatever the number of layers: one per run of buffers that
+/// share a weight.
 /// </summary>
 internal sealed class ModelBuffers : IDisposable
 {
-    private readonly Entry[] _entries;
+    private readonly BufferBlock[] _blocks;
 
     public ModelBuffers(nn.Module model)
     {
@@ -40,12 +45,13 @@ internal sealed class ModelBuffers : IDisposable
                 rules[mean.Handle] = weight;
                 rules[variance.Handle] = weight;
             }
+        var seen = new HashSet<IntPtr>();
         long offset = 0;
-        _entries = model.named_buffers().Select(named =>
+        _blocks = model.named_buffers().Where(named => seen.Add(named.buffer.Handle)).GroupBy(named => named.buffer.dtype).Select(group =>
         {
-            var entry = new Entry(named.name, named.buffer, named.buffer.clone(), offset, rules.GetValueOrDefault(named.buffer.Handle, (_, _) => 1.0));
-            offset += named.buffer.numel();
-            return entry;
+            var block = new BufferBlock(group.Select(named => (named.name, named.buffer, rules.GetValueOrDefault(named.buffer.Handle, (_, _) => 1.0))).ToList(), offset);
+            offset += block.Count;
+            return block;
         }).ToArray();
         Count = offset;
     }
@@ -56,34 +62,35 @@ internal sealed class ModelBuffers : IDisposable
     /// <summary>Every rank takes rank 0's buffers, as it takes rank 0's initial weights.</summary>
     public void Broadcast(ICommunicator communicator)
     {
-        foreach (Entry entry in _entries)
-            HostView.Broadcast(communicator, entry.Buffer, root: 0);
+        foreach (BufferBlock block in _blocks)
+            HostView.Broadcast(communicator, block.Values, root: 0);
         Remember();
     }
 
     /// <summary>Takes the buffers as they are now (initial, broadcast or loaded from a checkpoint) as the next step's start.</summary>
     public void Remember()
     {
-        foreach (Entry entry in _entries)
-            entry.Start.copy_(entry.Buffer);
+        foreach (BufferBlock block in _blocks)
+            block.Start.copy_(block.Values);
     }
 
     /// <summary>Puts every buffer back to the step's start: each micro-batch is computed from the same model state.</summary>
     public void BeforeMicroBatch()
     {
-        foreach (Entry entry in _entries)
-            entry.Buffer.copy_(entry.Start);
+        foreach (BufferBlock block in _blocks)
+            block.Values.copy_(block.Start);
     }
 
     /// <summary>Adds this micro-batch's weighted change of every buffer to <paramref name="changes"/> (the step buffer's slice).</summary>
     public void AddChange(Tensor changes, int position, int kappa)
     {
         using var scope = NewDisposeScope();
-        foreach (Entry entry in _entries)
-        {
-            Tensor change = (entry.Buffer - entry.Start).flatten().to(ScalarType.Float32);
-            changes.narrow(0, entry.Offset, entry.Buffer.numel()).add_(change, alpha: entry.Weight(position, kappa));
-        }
+        foreach (BufferBlock block in _blocks)
+            foreach ((long start, long count, double weight) in block.Runs(position, kappa))
+            {
+                Tensor change = (block.Values.narrow(0, start, count) - block.Start.narrow(0, start, count)).to(ScalarType.Float32);
+                changes.narrow(0, block.Offset + start, count).add_(change, alpha: weight);
+            }
     }
 
     /// <summary>After the all-reduce: every buffer becomes its start plus the summed changes of all κ micro-batches.</summary>
@@ -91,12 +98,12 @@ internal sealed class ModelBuffers : IDisposable
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        foreach (Entry entry in _entries)
+        foreach (BufferBlock block in _blocks)
         {
-            Tensor change = summedChanges.narrow(0, entry.Offset, entry.Buffer.numel()).view_as(entry.Buffer);
-            entry.Buffer.copy_(entry.Buffer.is_floating_point()
-                ? entry.Start + change.to(entry.Buffer.dtype)
-                : entry.Start + change.round().to(entry.Buffer.dtype));
+            Tensor change = summedChanges.narrow(0, block.Offset, block.Count);
+            block.Values.copy_(block.Values.is_floating_point()
+                ? block.Start + change.to(block.Values.dtype)
+                : block.Start + change.round().to(block.Values.dtype));
         }
         Remember();
     }
@@ -106,7 +113,7 @@ internal sealed class ModelBuffers : IDisposable
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         using FileStream file = File.Create(path);
-        SafeTensorsFormat.Write(file, _entries.Select(entry => (entry.Name, entry.Buffer)).ToList(), new Dictionary<string, string> { ["format"] = "hpcadam-buffers/1" });
+        SafeTensorsFormat.Write(file, _blocks.SelectMany(block => block.Named).ToList(), new Dictionary<string, string> { ["format"] = "hpcadam-buffers/1" });
     }
 
     /// <summary>A skipped step changes nothing: the buffers go back to the step's start.</summary>
@@ -125,9 +132,72 @@ internal sealed class ModelBuffers : IDisposable
 
     public void Dispose()
     {
-        foreach (Entry entry in _entries)
-            entry.Start.Dispose();
+        foreach (BufferBlock block in _blocks)
+            block.Dispose();
+    }
+}
+
+/// <summary>
+/// The model's buffers of one dtype as views of one contiguous block (<see cref="Values"/>), with
+/// the step's start beside it and each buffer's weight rule; <see cref="Offset"/> is where the
+/// block's changes sit among the step buffer's buffer changes.
+/// </summary>
+internal sealed class BufferBlock : IDisposable
+{
+    private readonly (long Start, long Count, Func<int, int, double> Weight)[] _entries;
+
+    public BufferBlock(IReadOnlyList<(string Name, Tensor Buffer, Func<int, int, double> Weight)> buffers, long offset)
+    {
+        Count = buffers.Sum(entry => entry.Buffer.numel());
+        Values = empty(Count, buffers[0].Buffer.dtype, buffers[0].Buffer.device);
+        _entries = new (long, long, Func<int, int, double>)[buffers.Count];
+        long start = 0;
+        using (no_grad())
+            for (int i = 0; i < buffers.Count; i++)
+            {
+                (string _, Tensor buffer, Func<int, int, double> weight) = buffers[i];
+                using Tensor view = Values.narrow(0, start, buffer.numel()).view(buffer.shape);
+                view.copy_(buffer);
+                // The module keeps its tensor, which from now on lives in the block: nothing is copied between them again.
+                buffer.set_(view);
+                _entries[i] = (start, buffer.numel(), weight);
+                start += buffer.numel();
+            }
+        Named = buffers.Select(entry => (entry.Name, entry.Buffer)).ToList();
+        Start = Values.clone();
+        Offset = offset;
     }
 
-    private sealed record Entry(string Name, Tensor Buffer, Tensor Start, long Offset, Func<int, int, double> Weight);
+    public Tensor Values { get; }
+
+    /// <summary>The values the step started with.</summary>
+    public Tensor Start { get; }
+
+    public long Count { get; }
+    public long Offset { get; }
+    public IReadOnlyList<(string Name, Tensor Buffer)> Named { get; }
+
+    /// <summary>The block as runs of consecutive buffers that weigh micro-batch <paramref name="position"/> of κ alike: one operation each.</summary>
+    public IEnumerable<(long Start, long Count, double Weight)> Runs(int position, int kappa)
+    {
+        (long start, long count, double weight) = (0, 0, double.NaN);
+        foreach ((long entryStart, long entryCount, Func<int, int, double> rule) in _entries)
+        {
+            double entryWeight = rule(position, kappa);
+            if (count > 0 && entryWeight != weight)
+            {
+                yield return (start, count, weight);
+                (start, count) = (entryStart, 0);
+            }
+            (count, weight) = (count + entryCount, entryWeight);
+        }
+        if (count > 0)
+            yield return (start, count, weight);
+    }
+
+    public void Dispose()
+    {
+        Start.Dispose();
+        Values.Dispose();
+    }
 }

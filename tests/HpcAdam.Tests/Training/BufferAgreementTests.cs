@@ -71,6 +71,22 @@ public sealed class BufferAgreementTests() : TemporaryDirectoryTest("hpcadam-buf
     }
 
     /// <summary>
+    /// The buffers as one block per dtype (a few whole-block operations per micro-batch) give the bytes
+    /// the code before them gave, one buffer at a time: the SHA-256 of the step-3 checkpoint that
+    /// commit e1665c8 wrote with these settings on this machine's TorchSharp-cpu 0.107 (one thread per
+    /// process, as the harness runs them). A changed libtorch may change these bytes; a changed merge rule
+    /// or a buffer left out of its block does.
+    /// </summary>
+    [TestCase(1, "be46822be7160c4c016b1c19dc88c136c6663c76edd4721a8af2626d3caf6894")]
+    [TestCase(2, "ecfdbd545a49c2a37da02d2f7aec53a868353e4e1afac92085dd1a50b6ccbc82")]
+    public void TheFlatBufferBlocksGiveTheBytesOfThePerBufferStep(int ranks, string sha256)
+    {
+        RunFiles run = Train(ranks, "run", [.. s_resNet, "--Train:Steps=3"]);
+        byte[] checkpoint = TrainingJobs.Bytes(run.Directory, 3, "model.safetensors");
+        Assert.That(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(checkpoint)), Is.EqualTo(sha256));
+    }
+
+    /// <summary>
     /// The two runs compute the same steps and differ only in the order floating-point sums are
     /// added, which Adam and batchnorm amplify from step to step: measured here (every process on
     /// one thread, as the test harness runs them), 2.0e-3 (weights) and 1.8e-2 (running statistics)
