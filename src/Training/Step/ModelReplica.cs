@@ -47,7 +47,7 @@ internal sealed class ModelReplica : IDisposable
         Buffers.BeforeMicroBatch();
         Tensor loss = _loss(Module.forward(input), target);
         loss.backward();
-        step.Add(Parameters.Gradients, loss.item<float>(), indices.Length);
+        step.Add(Parameters.Gradients, loss.detach(), indices.Length);
         Buffers.AddChange(step.BufferChanges, position, kappa);
     }
 

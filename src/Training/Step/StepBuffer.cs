@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using HpcAdam.Collectives;
 using HpcAdam.Optim;
 using TorchSharp;
@@ -8,21 +7,25 @@ namespace HpcAdam.Training;
 
 /// <summary>
 /// The one buffer a step communicates (docs/ALGORITHMS.md, "The step"): [S1 | S2 | buffer changes |
-/// loss sum, sample count, non-finite flag, stop request, Σa_k, Σa_k², peak memory of rank 0..P−1],
+/// loss sum, non-finite flag | sample count, stop request, Σa_k, Σa_k², peak memory of rank 0..P−1],
 /// the buffer changes those of <see cref="ModelBuffers"/>, Σa_k and Σa_k² the projections of the
 /// micro-batch gradients that the inner-product tests need, and one slot per rank, where only that
 /// rank writes, for its peak resident memory. Each rank adds its micro-batches, one
 /// all-reduce sums the whole buffer, and every rank then reads the same totals, so a NaN on one
 /// rank makes every rank skip the same step, and a signal to one rank stops every rank after the
 /// same step, without another collective.
+/// <para>The loss sum and the non-finite flag are computed where the buffer lives (on a GPU, with no
+/// wait inside the micro-batch loop); the host's scalars are written whole before the all-reduce,
+/// and all of them come back in one copy after it: the step's one wait for the device.</para>
 /// </summary>
 internal sealed class StepBuffer : IDisposable
 {
-    private const int LossSum = 0, SampleCount = 1, NonFinite = 2, Stop = 3, ProjectionSum = 4, ProjectionSquareSum = 5, PeakMemory = 6;
+    // Written on the buffer's device, then by the host: every rank's slots of the host part are written anew before each all-reduce.
+    private const int LossSum = 0, NonFinite = 1, HostPart = 2;
+    private const int SampleCount = 0, Stop = 1, ProjectionSum = 2, ProjectionSquareSum = 3, PeakMemory = 4;
 
-    private readonly Tensor _scalars, _hostScalars;
-    private readonly bool _staged;
-    private double _localLossSum, _localProjectionSum, _localProjectionSquareSum;
+    private readonly Tensor _scalars, _lossSum, _nonFinite, _hostScalars;
+    private double _localProjectionSum, _localProjectionSquareSum;
     private long _localSamples;
 
     private readonly int _rank;
@@ -30,15 +33,15 @@ internal sealed class StepBuffer : IDisposable
     /// <summary>A buffer on <paramref name="device"/> (the CPU by default) for a model of <paramref name="parameters"/> weights and <paramref name="bufferElements"/> buffer elements.</summary>
     public StepBuffer(long parameters, long bufferElements, int rank, int ranks, Device? device = null)
     {
-        int scalarCount = PeakMemory + ranks;
+        int scalarCount = HostPart + PeakMemory + ranks;
         Buffer = zeros(2 * parameters + bufferElements + scalarCount, device: device ?? CPU);
         S1 = Buffer.narrow(0, 0, parameters);
         S2 = Buffer.narrow(0, parameters, parameters);
         BufferChanges = Buffer.narrow(0, 2 * parameters, bufferElements);
         _scalars = Buffer.narrow(0, 2 * parameters + bufferElements, scalarCount);
-        // The host writes and reads the scalars: in place on the CPU, through a copy beside a GPU's buffer.
-        _staged = Buffer.device_type != DeviceType.CPU;
-        _hostScalars = _staged ? zeros(scalarCount) : _scalars;
+        _lossSum = _scalars.narrow(0, LossSum, 1);
+        _nonFinite = _scalars.narrow(0, NonFinite, 1);
+        _hostScalars = _scalars.narrow(0, HostPart, scalarCount - HostPart);
         _rank = rank;
         PeakResidentMiB = new float[ranks];
     }
@@ -75,7 +78,7 @@ internal sealed class StepBuffer : IDisposable
     public void Clear()
     {
         Buffer.zero_();
-        (_localLossSum, _localSamples, _localProjectionSum, _localProjectionSquareSum) = (0, 0, 0, 0);
+        (_localSamples, _localProjectionSum, _localProjectionSquareSum) = (0, 0, 0);
     }
 
     /// <summary>Adds one micro-batch gradient's projection a_k (see <see cref="ProjectionDirection"/>).</summary>
@@ -85,11 +88,15 @@ internal sealed class StepBuffer : IDisposable
         _localProjectionSquareSum += projection * projection;
     }
 
-    /// <summary>Adds one micro-batch: its gradient (the flat buffer backward filled) and its mean loss over <paramref name="samples"/>.</summary>
-    public void Add(Tensor gradient, double meanLoss, int samples)
+    /// <summary>
+    /// Adds one micro-batch: its gradient (the flat buffer backward filled) and its mean loss over
+    /// <paramref name="samples"/>, a tensor on the buffer's device that is never read back here.
+    /// </summary>
+    public void Add(Tensor gradient, Tensor meanLoss, int samples)
     {
         MicroBatchAccumulation.Add(gradient, S1, S2);
-        _localLossSum += meanLoss * samples;
+        using (no_grad())
+            _lossSum.add_(meanLoss.reshape(1), alpha: samples);
         _localSamples += samples;
     }
 
@@ -97,7 +104,7 @@ internal sealed class StepBuffer : IDisposable
     public void Poison(bool lossOnly)
     {
         if (lossOnly)
-            _localLossSum = double.NaN;
+            _lossSum.fill_(float.NaN);
         else
             S2[0] = float.NaN;
     }
@@ -105,37 +112,43 @@ internal sealed class StepBuffer : IDisposable
     /// <summary>Sums every rank's buffer: one collective per step, in the same order everywhere.</summary>
     public void Reduce(ICommunicator communicator, bool stopRequested)
     {
-        Span<float> scalars = Scalars();
-        scalars[LossSum] = (float)_localLossSum;
-        scalars[SampleCount] = _localSamples;
-        // S2 is non-negative, so its sum is finite exactly when every g_k² is.
-        bool nonFinite = !double.IsFinite(_localLossSum) || !float.IsFinite(S2.sum().item<float>()) || !BufferChanges.isfinite().all().item<bool>();
-        scalars[NonFinite] = nonFinite ? 1 : 0;
-        scalars[Stop] = stopRequested ? 1 : 0;
-        scalars[ProjectionSum] = (float)_localProjectionSum;
-        scalars[ProjectionSquareSum] = (float)_localProjectionSquareSum;
-        scalars[PeakMemory + _rank] = (float)ResidentMemory.PeakMiB();
-        if (_staged)
-            _scalars.copy_(_hostScalars);
+        using (NewDisposeScope())
+        {
+            // S2 is non-negative, so its sum is finite exactly when every g_k² is.
+            Tensor finite = _lossSum.isfinite().all().logical_and(S2.sum().isfinite()).logical_and(BufferChanges.isfinite().all());
+            _nonFinite.copy_(finite.logical_not());
+            float[] host = new float[_hostScalars.shape[0]];
+            host[SampleCount] = _localSamples;
+            host[Stop] = stopRequested ? 1 : 0;
+            host[ProjectionSum] = (float)_localProjectionSum;
+            host[ProjectionSquareSum] = (float)_localProjectionSquareSum;
+            host[PeakMemory + _rank] = (float)ResidentMemory.PeakMiB();
+            _hostScalars.copy_(tensor(host));
+        }
         communicator.AllReduceSum(Buffer);
-        if (_staged)
-            _hostScalars.copy_(_scalars);
-        scalars = Scalars();
-        (TotalLoss, TotalSamples, AnyNonFinite, AnyStopRequested) =
-            (scalars[LossSum], (long)scalars[SampleCount], scalars[NonFinite] > 0, scalars[Stop] > 0);
-        Projections = (scalars[ProjectionSum], scalars[ProjectionSquareSum]);
-        scalars[PeakMemory..].CopyTo(PeakResidentMiB);
+        float[] scalars = Scalars();
+        (TotalLoss, AnyNonFinite) = (scalars[LossSum], scalars[NonFinite] > 0);
+        ReadOnlySpan<float> totals = scalars.AsSpan(HostPart);
+        (TotalSamples, AnyStopRequested) = ((long)totals[SampleCount], totals[Stop] > 0);
+        Projections = (totals[ProjectionSum], totals[ProjectionSquareSum]);
+        totals[PeakMemory..].CopyTo(PeakResidentMiB);
     }
 
-    private Span<float> Scalars() => MemoryMarshal.Cast<byte, float>(_hostScalars.bytes);
+    /// <summary>The summed scalars, in one copy to the host.</summary>
+    private float[] Scalars()
+    {
+        using var scope = NewDisposeScope();
+        return _scalars.to(CPU).data<float>().ToArray();
+    }
 
     public void Dispose()
     {
         S1.Dispose();
         S2.Dispose();
         BufferChanges.Dispose();
-        if (_staged)
-            _hostScalars.Dispose();
+        _lossSum.Dispose();
+        _nonFinite.Dispose();
+        _hostScalars.Dispose();
         _scalars.Dispose();
         Buffer.Dispose();
     }

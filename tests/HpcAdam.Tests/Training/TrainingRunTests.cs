@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using HpcAdam.Trainer.Data;
 
@@ -139,6 +140,32 @@ public sealed class TrainingRunTests() : TemporaryDirectoryTest("hpcadam-train-"
         Assert.That(Scalars("noise_scale"), Has.Length.EqualTo(steps.Count(line => line.GetProperty("noise_scale").ValueKind == JsonValueKind.Number)));
         Assert.That(Scalars("test_accuracy"), Is.EqualTo(run.Metrics("eval").Select(line => (float)line.GetProperty("test_accuracy").GetDouble())));
         Assert.That(events.Scalars.Where(scalar => scalar.Tag == "test_accuracy").Select(scalar => scalar.Step), Is.EqualTo(new long[] { 10, 20, 25 }));
+    }
+
+    /// <summary>
+    /// Each rank's peak memory rides in a slot of the step's scalars that only that rank writes; the
+    /// host writes its part of the scalars whole before every all-reduce (on a GPU through a copy beside
+    /// the device buffer, which is how the slots once summed step after step: 42.86 GiB at step 50 of a
+    /// run whose ranks peaked at 0.9 GiB). The step lines and the progress line report a peak, never a
+    /// sum over steps, and end where summary.json's per-rank peaks (taken after the last evaluation) are.
+    /// </summary>
+    [Test]
+    public void EveryStepReportsThePeakMemoryOfTheRanksNotASumOverSteps()
+    {
+        string directory = Path.Combine(TestDirectory, "run");
+        ProcessOutcome outcome = ChildProcess.MpiRun(2, ChildProcess.Hpcadam,
+            ["train", $"--Data:Dir={s_dataDir}", $"--Run:Dir={directory}", "--Train:Steps=40", "--Batch:MicroBatchSize=16", "--Batch:Kappa=2"]);
+        Assert.That(outcome.ExitCode, Is.Zero, outcome.ToString());
+        var run = new RunFiles(directory);
+        double[] stepPeaks = run.Metrics("step").Select(line => line.GetProperty("peak_rss_mib").GetDouble()).ToArray();
+        double summaryPeak = run.Summary.GetProperty("peak_rss_mib").EnumerateArray().Max(rank => rank.GetDouble());
+        string progress = outcome.Stdout.Split('\n').Last(line => line.StartsWith("# step 40/40", StringComparison.Ordinal));
+        TestContext.Out.WriteLine($"step peaks {stepPeaks[0]:F1} … {stepPeaks[^1]:F1} MiB, summary {summaryPeak:F1} MiB; {progress}");
+        Assert.Multiple(() =>
+        {
+            Assert.That(stepPeaks, Has.All.InRange(0.5 * summaryPeak, summaryPeak + 0.1));
+            Assert.That(progress, Does.Contain(string.Create(CultureInfo.InvariantCulture, $"peak rss {stepPeaks[^1] / 1024:0.00} GiB")));
+        });
     }
 
     [Test]
