@@ -7,7 +7,8 @@
 #                                           with this script into DIR/device-check.tar.xz (< 64 MiB)
 #   ./device-check.sh run                   there, in the unpacked folder: versions, the libtorch
 #                                           symbols TorchSharp needs, doctor, a CUDA step against the
-#                                           CPU step on the same micro-batches, NCCL on 1 rank (and 2
+#                                           CPU step on the same micro-batches (fused GPU kernels, then
+#                                           the tensor operations), NCCL on 1 rank (and 2
 #                                           where mpirun exists), and a table of step times
 #
 # Bounded: every command has a timeout, the whole run stays under 8 minutes. It writes only under
@@ -34,13 +35,16 @@ run() {
   local bin=./hpcadam/hpcadam
   [ -x "$bin" ] || { echo "device-check: run it from the unpacked folder (./hpcadam/hpcadam is missing)" >&2; exit 2; }
   # libtorch and NCCL come from the machine's PyTorch and its nvidia-nccl wheel.
-  local torch_lib nccl_lib cudart_lib
+  local torch_lib nccl_lib cudart_lib nvrtc_lib
   torch_lib=$(python3 -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
   nccl_lib=$(python3 -c 'import os, nvidia.nccl; print(os.path.join(list(nvidia.nccl.__path__)[0], "lib"))' 2>/dev/null || true)
   cudart_lib=$(python3 -c 'import os, nvidia.cuda_runtime; print(os.path.join(list(nvidia.cuda_runtime.__path__)[0], "lib"))' 2>/dev/null || true)
-  export LD_LIBRARY_PATH="$torch_lib${nccl_lib:+:$nccl_lib}${cudart_lib:+:$cudart_lib}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  # NVRTC compiles the fused optimizer kernels; it loads its builtins library from the loader's path.
+  nvrtc_lib=$(python3 -c 'import os, nvidia.cuda_nvrtc; print(os.path.join(list(nvidia.cuda_nvrtc.__path__)[0], "lib"))' 2>/dev/null || true)
+  export LD_LIBRARY_PATH="$torch_lib${nccl_lib:+:$nccl_lib}${cudart_lib:+:$cudart_lib}${nvrtc_lib:+:$nvrtc_lib}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   if [ -n "$nccl_lib" ]; then export HPCADAM_NCCL_LIBRARY="$nccl_lib/libnccl.so.2"; fi
   if [ -n "$cudart_lib" ]; then export HPCADAM_CUDART_LIBRARY=$(ls "$cudart_lib"/libcudart.so.* | head -1); fi
+  if [ -n "$nvrtc_lib" ]; then export HPCADAM_NVRTC_LIBRARY=$(ls "$nvrtc_lib"/libnvrtc.so.* | grep -v builtins | head -1); fi
   local t="timeout 120"
 
   echo "== versions"
@@ -61,8 +65,24 @@ run() {
   local common=(train --Data:Name=synthetic --Model:Name=mlp --Batch:MicroBatchSize=32 --Batch:Kappa=4 --Check:TimeoutSeconds=60)
   rm -rf runs && mkdir -p runs
   $t "$bin" "${common[@]}" --Train:Steps=1 --Device:Name=cpu --Run:Dir=runs/cpu-1
-  $t "$bin" "${common[@]}" --Train:Steps=1 --Device:Name=cuda --Collectives:Backend=mpi --Run:Dir=runs/cuda-1
+  $t "$bin" "${common[@]}" --Train:Steps=1 --Device:Name=cuda --Collectives:Backend=mpi --Run:Dir=runs/cuda-1 2>runs/cuda-1.stderr \
+    || { cat runs/cuda-1.stderr >&2; exit 1; }
+  cat runs/cuda-1.stderr >&2
   compare runs/cpu-1 runs/cuda-1 1e-5
+
+  echo "== fused GPU optimizer against the tensor-operation path (the same step with HPCADAM_FUSED_GPU=0)"
+  # HpcAdam.Optim says once on stderr when it falls back to the tensor operations, and why.
+  if grep -q "run as tensor operations" runs/cuda-1.stderr; then
+    echo "device-check: the cuda run above did NOT use the fused kernels: $(grep "run as tensor operations" runs/cuda-1.stderr)" >&2
+  else
+    echo "the cuda run above used the fused kernels"
+  fi
+  HPCADAM_FUSED_GPU=0 $t "$bin" "${common[@]}" --Train:Steps=1 --Device:Name=cuda --Collectives:Backend=mpi --Run:Dir=runs/cuda-1-tensor-ops
+  local differ=0
+  compare runs/cpu-1 runs/cuda-1 1e-5 || differ=1
+  compare runs/cpu-1 runs/cuda-1-tensor-ops 1e-5 || differ=1
+  compare runs/cuda-1-tensor-ops runs/cuda-1 1e-5 || differ=1
+  ((differ == 0)) || { echo "device-check: the fused kernels and the tensor operations disagree beyond the bound" >&2; exit 1; }
 
   echo "== NCCL on 1 rank, 50 steps"
   $t "$bin" "${common[@]}" --Train:Steps=50 --Device:Name=cpu --Run:Dir=runs/cpu-50

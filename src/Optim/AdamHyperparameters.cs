@@ -23,6 +23,9 @@ public sealed record AdamHyperparameters(
     double WeightDecay = 0,
     bool EpsilonInsideSqrt = false)
 {
+    /// <summary>1 − ηλ: the decoupled weight decay's factor on w, which every optimizer applies.</summary>
+    internal double WeightDecayFactor => 1 - LearningRate * WeightDecay;
+
     /// <summary>Throws <see cref="HyperparameterException"/> naming the first value that cannot work.</summary>
     public void Validate()
     {

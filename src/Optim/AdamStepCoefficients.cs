@@ -40,7 +40,7 @@ public readonly record struct AdamStepCoefficients(
         new(InverseKappa: 1.0 / kappa,
             Gamma1: effective.Gamma1,
             Gamma2: effective.Gamma2,
-            WeightDecayFactor: 1 - effective.LearningRate * effective.WeightDecay,
+            WeightDecayFactor: effective.WeightDecayFactor,
             StepSize: effective.LearningRate / (1 - c1),
             InverseBiasCorrection2: 1 / (1 - c2),
             Epsilon: effective.Epsilon,

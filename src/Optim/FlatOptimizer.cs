@@ -8,7 +8,8 @@ namespace HpcAdam.Optim;
 /// S1 = Σ_k g_k and S2 = Σ_k g_k⊙g_k over its κ micro-batches
 /// (docs/ALGORITHMS.md, "The three optimizers"). Hyperparameters are given at a reference κ and scaled by the configured rule
 /// for each step's κ, so κ may change between steps. On host memory the step is one fused
-/// vectorised pass; on a GPU a few whole-buffer tensor operations.
+/// vectorised pass; on a GPU one fused kernel (<see cref="Cuda.FusedGpuKernels"/>, UNVERIFIED ON
+/// HARDWARE), or a few whole-buffer tensor operations where the kernels cannot be built.
 /// </summary>
 public sealed class FlatOptimizer : IDisposable
 {
@@ -36,7 +37,7 @@ public sealed class FlatOptimizer : IDisposable
     /// <summary>Threads for the host pass; by default as many as TorchSharp's own operations use.</summary>
     public int MaxThreads { get; set; } = Math.Max(1, torch.get_num_threads());
 
-    /// <summary>Runs the tensor-operation path even on host memory (to test it where there is no GPU).</summary>
+    /// <summary>Runs the tensor-operation path even on host memory or a GPU with the fused kernels (to test it, and compare).</summary>
     internal bool UseTensorOperations { get; set; }
 
     /// <summary>
@@ -68,13 +69,13 @@ public sealed class FlatOptimizer : IDisposable
         AdamHyperparameters effective = EffectiveHyperparameters(hyperparameterKappa ?? kappa);
         // 2. Bias corrections: c_t = c_{t−1}·(1 − γ'), so m̂ = m/(1 − c1) and v̂ = v/(1 − c2) hold for any sequence of κ.
         (double c1, double c2) = Kind.IsAdam() ? (State.C1 * (1 - effective.Gamma1), State.C2 * (1 - effective.Gamma2)) : (State.C1, State.C2);
-        // 3. The kernel: m, v and w in one pass (host) or a few whole-buffer operations (GPU).
-        bool onHost = Weights.device_type == DeviceType.CPU && !UseTensorOperations;
+        // 3. The kernel: m, v and w in one pass over host memory, one fused kernel on a GPU, or a few whole-buffer operations.
+        ElementwisePath path = UseTensorOperations ? ElementwisePath.TensorOperations : ElementwisePath.For(Weights);
         double squaredNormSum = State.SquaredNormSum;
         if (Kind == OptimizerKind.AdaGradNorm)
-            squaredNormSum += onHost ? SquaredNormOfMeanOnHost(gradientSum, kappa) : WholeTensorUpdate.SquaredNormOfMean(gradientSum, kappa);
-        if (!onHost)
-            StepWithTensorOperations(gradientSum, squaredGradientSum, kappa, effective, c1, c2, squaredNormSum);
+            squaredNormSum += path.OnHost ? SquaredNormOfMeanOnHost(gradientSum, kappa) : WholeTensorUpdate.SquaredNormOfMean(gradientSum, kappa);
+        if (path.Device is { } device)
+            StepOnDevice(device, gradientSum, squaredGradientSum, kappa, effective, c1, c2, squaredNormSum);
         else if (Weights.dtype == torch.ScalarType.Float32)
             StepOnHost<float>(gradientSum, squaredGradientSum, kappa, effective, c1, c2, squaredNormSum);
         else
@@ -111,19 +112,20 @@ public sealed class FlatOptimizer : IDisposable
         }
     }
 
-    private void StepWithTensorOperations(torch.Tensor gradientSum, torch.Tensor? squaredGradientSum, int kappa, AdamHyperparameters effective,
-        double c1, double c2, double squaredNormSum)
+    /// <summary>The step over the whole buffers: one fused kernel each on a GPU (UNVERIFIED ON HARDWARE), or a few tensor operations.</summary>
+    private void StepOnDevice(IWholeBufferUpdate device, torch.Tensor gradientSum, torch.Tensor? squaredGradientSum, int kappa,
+        AdamHyperparameters effective, double c1, double c2, double squaredNormSum)
     {
         switch (Kind)
         {
             case OptimizerKind.BsiAdam or OptimizerKind.Adam or OptimizerKind.MicroAdam:
-                WholeTensorUpdate.Adam(Weights, State.M, State.V, gradientSum, squaredGradientSum, Coefficients(effective, kappa, c1, c2));
+                device.Adam(Weights, State.M, State.V, gradientSum, squaredGradientSum, Coefficients(effective, kappa, c1, c2));
                 break;
             case OptimizerKind.AdaGrad:
-                WholeTensorUpdate.AdaGrad(Weights, State.V, gradientSum, kappa, effective);
+                device.AdaGrad(Weights, State.V, gradientSum, kappa, effective);
                 break;
             case OptimizerKind.AdaGradNorm:
-                WholeTensorUpdate.ScaledDescent(Weights, gradientSum, effective, AdaGradNormScale(effective, kappa, squaredNormSum));
+                device.ScaledDescent(Weights, gradientSum, effective, AdaGradNormScale(effective, kappa, squaredNormSum));
                 break;
         }
     }

@@ -65,7 +65,7 @@ public static unsafe class FusedAdaGradKernel
     {
         private readonly bool _epsilonInsideSqrt = effective.EpsilonInsideSqrt;
         private readonly Vector<T> _inverseKappa = VectorPass.Broadcast<T>(1.0 / kappa);
-        private readonly Vector<T> _decay = VectorPass.Broadcast<T>(1 - effective.LearningRate * effective.WeightDecay);
+        private readonly Vector<T> _decay = VectorPass.Broadcast<T>(effective.WeightDecayFactor);
         private readonly Vector<T> _learningRate = VectorPass.Broadcast<T>(effective.LearningRate);
         private readonly Vector<T> _epsilon = VectorPass.Broadcast<T>(effective.Epsilon);
 
@@ -84,7 +84,7 @@ public static unsafe class FusedAdaGradKernel
     private readonly struct ScaledDescentUpdate<T>(AdamHyperparameters effective, double scale) : IVectorUpdate<T>
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        private readonly Vector<T> _decay = VectorPass.Broadcast<T>(1 - effective.LearningRate * effective.WeightDecay);
+        private readonly Vector<T> _decay = VectorPass.Broadcast<T>(effective.WeightDecayFactor);
         private readonly Vector<T> _scale = VectorPass.Broadcast<T>(scale);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -3,12 +3,19 @@ using TorchSharp;
 namespace HpcAdam.Optim;
 
 /// <summary>
-/// The same steps as <see cref="FusedAdamKernel"/> and <see cref="FusedAdaGradKernel"/>, as a few
-/// whole-buffer tensor operations (one kernel each on a GPU) for buffers that are not in host memory.
+/// The same steps as <see cref="FusedAdamKernel"/> and <see cref="FusedAdaGradKernel"/>, and the
+/// accumulation, as a few whole-buffer tensor operations (one kernel each on a GPU) for buffers that
+/// are neither in host memory nor taken by the fused GPU kernels.
 /// </summary>
-internal static class WholeTensorUpdate
+internal sealed class WholeTensorUpdate : IWholeBufferUpdate
 {
-    public static void Adam(torch.Tensor w, torch.Tensor m, torch.Tensor v, torch.Tensor s1, torch.Tensor? s2, in AdamStepCoefficients c)
+    public static readonly WholeTensorUpdate Instance = new();
+
+    private WholeTensorUpdate()
+    {
+    }
+
+    public void Adam(torch.Tensor w, torch.Tensor m, torch.Tensor v, torch.Tensor s1, torch.Tensor? s2, in AdamStepCoefficients c)
     {
         using var scope = torch.NewDisposeScope();
         torch.Tensor meanGradient = s1 * c.InverseKappa;
@@ -20,13 +27,13 @@ internal static class WholeTensorUpdate
         w.mul_(c.WeightDecayFactor).addcdiv_(m, denominator, value: -c.StepSize);
     }
 
-    public static void AdaGrad(torch.Tensor w, torch.Tensor accumulator, torch.Tensor s1, int kappa, AdamHyperparameters effective)
+    public void AdaGrad(torch.Tensor w, torch.Tensor accumulator, torch.Tensor s1, int kappa, AdamHyperparameters effective)
     {
         using var scope = torch.NewDisposeScope();
         torch.Tensor meanGradient = s1 / kappa;
         accumulator.addcmul_(meanGradient, meanGradient, value: 1);
         torch.Tensor denominator = effective.EpsilonInsideSqrt ? (accumulator + effective.Epsilon).sqrt_() : accumulator.sqrt().add_(effective.Epsilon);
-        w.mul_(1 - effective.LearningRate * effective.WeightDecay).addcdiv_(meanGradient, denominator, value: -effective.LearningRate);
+        w.mul_(effective.WeightDecayFactor).addcdiv_(meanGradient, denominator, value: -effective.LearningRate);
     }
 
     /// <summary>‖S1/κ‖² in double, as <see cref="FusedAdaGradKernel.SquaredNormOfMean{T}"/>.</summary>
@@ -36,6 +43,12 @@ internal static class WholeTensorUpdate
         return s1.to(torch.float64).square().sum().item<double>() / ((double)kappa * kappa);
     }
 
-    public static void ScaledDescent(torch.Tensor w, torch.Tensor s1, AdamHyperparameters effective, double scale) =>
-        w.mul_(1 - effective.LearningRate * effective.WeightDecay).add_(s1, alpha: -scale);
+    public void ScaledDescent(torch.Tensor w, torch.Tensor s1, AdamHyperparameters effective, double scale) =>
+        w.mul_(effective.WeightDecayFactor).add_(s1, alpha: -scale);
+
+    public void Accumulate(torch.Tensor gradient, torch.Tensor s1, torch.Tensor s2)
+    {
+        s1.add_(gradient);
+        s2.addcmul_(gradient, gradient, value: 1);
+    }
 }
