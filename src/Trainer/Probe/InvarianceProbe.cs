@@ -98,7 +98,10 @@ internal sealed class InvarianceProbe(ICommunicator communicator, TrainerSetting
             {
                 sums.Clear();
                 for (int k = communicator.Rank; k < kappa; k += communicator.Size)
-                    replica.AddMicroBatch(sums, data, stream.Indices(step + k), k, kappa);
+                {
+                    using MicroBatch microBatch = MicroBatch.Gather(data, stream.Indices(step + k), CPU);
+                    replica.AddMicroBatch(sums, microBatch, k, kappa);
+                }
                 sums.Reduce(communicator, stopRequested: false);
                 optimizer.Step(sums.S1, sums.S2, kappa);
                 replica.EndStep(sums, skipped: false);

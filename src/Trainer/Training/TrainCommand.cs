@@ -38,6 +38,7 @@ internal static class TrainCommand
         if (settings.Problem() is { } problem)
             throw new SettingsException(problem);
         var train = ImageClassificationSet.Load(settings.Data.Name, settings.Data.Dir, train: true, settings.Train.Seed);
+        train.Placement = settings.Data.Placement;
         var test = ImageClassificationSet.Load(settings.Data.Name, settings.Data.Dir, train: false, settings.Train.Seed);
         if (ModelFactory.Problem(settings.Model, train.Shape) is { } modelProblem)
             throw new SettingsException(modelProblem);

@@ -80,6 +80,9 @@ public sealed class TrainSettings
 
     [Description("steps in a row with a non-finite loss or gradient before the job stops")]
     public int MaxSkips { get; set; } = 10;
+
+    [Description("gather the next micro-batches on a background thread (and copy them to the GPU without blocking) while the step computes")]
+    public bool Prefetch { get; set; } = true;
 }
 
 public sealed class RunSettings

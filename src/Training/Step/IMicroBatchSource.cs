@@ -15,7 +15,19 @@ public interface IMicroBatchSource
 
     /// <summary>
     /// The samples at <paramref name="indices"/>, in that order: the model's input and the loss's target.
-    /// Called inside a dispose scope, so the tensors may be temporaries.
+    /// Called inside a dispose scope, so the tensors may be temporaries. With Train:Prefetch (the
+    /// default) it is called from a background thread, one call at a time, while the training
+    /// thread computes.
     /// </summary>
     (Tensor Input, Tensor Target) MicroBatch(long[] indices);
+}
+
+/// <summary>
+/// A source that can hold its samples on the training device, so that a micro-batch is gathered
+/// there rather than copied there (the built-in sets: Data:Placement). The trainer calls
+/// <see cref="PlaceOn"/> once, on every rank, with the rank's device, before the first step.
+/// </summary>
+public interface IDevicePlacement
+{
+    void PlaceOn(Device device);
 }

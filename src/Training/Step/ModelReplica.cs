@@ -34,20 +34,18 @@ internal sealed class ModelReplica : IDisposable
     }
 
     /// <summary>
-    /// Forward and backward of micro-batch <paramref name="position"/> of the step's κ from the
-    /// step's starting state; adds its gradient, squared gradient, loss and buffer changes to
-    /// <paramref name="step"/>. The gradient stays in <see cref="FlatParameters.Gradients"/> until the next call.
+    /// Forward and backward of <paramref name="microBatch"/>, position <paramref name="position"/> of the
+    /// step's κ, from the step's starting state; adds its gradient, squared gradient, loss and buffer
+    /// changes to <paramref name="step"/>. The gradient stays in <see cref="FlatParameters.Gradients"/> until the next call.
     /// </summary>
-    public void AddMicroBatch(StepBuffer step, IMicroBatchSource data, long[] indices, int position, int kappa)
+    public void AddMicroBatch(StepBuffer step, MicroBatch microBatch, int position, int kappa)
     {
         using var scope = NewDisposeScope();
-        (Tensor input, Tensor target) = data.MicroBatch(indices);
-        (input, target) = (input.to(Parameters.Weights.device), target.to(Parameters.Weights.device));
         Parameters.ZeroGradients();
         Buffers.BeforeMicroBatch();
-        Tensor loss = _loss(Module.forward(input), target);
+        Tensor loss = _loss(Module.forward(microBatch.Input), microBatch.Target);
         loss.backward();
-        step.Add(Parameters.Gradients, loss.detach(), indices.Length);
+        step.Add(Parameters.Gradients, loss.detach(), microBatch.Indices.Length);
         Buffers.AddChange(step.BufferChanges, position, kappa);
     }
 

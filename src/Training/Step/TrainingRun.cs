@@ -20,6 +20,7 @@ internal sealed class TrainingRun : IDisposable
     private readonly FlatOptimizer _optimizer;
     private readonly BatchSizeController _controller;
     private readonly MicroBatchStream _stream;
+    private readonly MicroBatchFeed _feed;
     private readonly StepBuffer _buffer;
     private readonly StopSignals _signals = new();
     private readonly CollectiveWatchdog _watchdog;
@@ -43,6 +44,9 @@ internal sealed class TrainingRun : IDisposable
             SettingsValidation.Scaling(optimizer.Scaling), optimizer.ReferenceKappa == 0 ? firstKappa : optimizer.ReferenceKappa);
         _controller = new BatchSizeController(_settings.Adaptive, firstKappa, trainer.MaxKappa, _replica.Parameters.Weights);
         _stream = new MicroBatchStream(trainer.Data.Count, _settings.Batch.MicroBatchSize, _settings.Train.Seed);
+        if (trainer.Data is IDevicePlacement placement)
+            placement.PlaceOn(device);
+        _feed = new MicroBatchFeed(trainer.Data, device, _settings.Train.Prefetch);
         _buffer = new StepBuffer(_replica.Parameters.Count, _replica.Buffers.Count, communicator.Rank, communicator.Size, device);
         _watchdog = new CollectiveWatchdog(communicator.Rank, _settings.Check.TimeoutSeconds, () => _signals.Received is not null);
         _faults = FaultInjection.FromEnvironment(communicator.Rank);
@@ -58,18 +62,21 @@ internal sealed class TrainingRun : IDisposable
         // AdAdaGrad's practice: η' and γ' stay those of the first κ while κ grows.
         int? heldKappa = _settings.Adaptive.HoldHyperparameters ? _settings.Batch.Kappa : null;
         IReadOnlyDictionary<string, double> metrics = new Dictionary<string, double>();
+        _feed.Plan(ThisRanksMicroBatches(counters.MicroBatchesConsumed, _controller.Kappa));
         for (long step = counters.FirstStep; ; step++)
         {
             int kappa = _controller.Kappa;
             _faults.BeforeStep(step, _signals);
             _clock.StartStep();
 
-            // Draw: this step is micro-batches [cursor, cursor + κ) of the global stream; this rank takes k ≡ rank (mod P).
-            // Each is forward and backward from the step's starting weights and buffers, accumulated as S1 += g, S2 += g⊙g.
+            // Draw: this step is micro-batches [cursor, cursor + κ) of the global stream; this rank takes k ≡ rank (mod P),
+            // planned at the end of the step before. Each is forward and backward from the step's starting weights and
+            // buffers, accumulated as S1 += g, S2 += g⊙g.
             _buffer.Clear();
             for (int k = _communicator.Rank; k < kappa; k += _communicator.Size)
             {
-                _replica.AddMicroBatch(_buffer, _trainer.Data, _stream.Indices(counters.MicroBatchesConsumed + k), k, kappa);
+                using (MicroBatch microBatch = _feed.Take())
+                    _replica.AddMicroBatch(_buffer, microBatch, k, kappa);
                 if (_controller.Direction is { Known: true } direction)
                     _buffer.AddProjection(direction.Project(parameters.Gradients));
             }
@@ -98,6 +105,9 @@ internal sealed class TrainingRun : IDisposable
             // Log, check, evaluate, checkpoint; then the last step ends the run, a signal stops it.
             counters.Count(_buffer, kappa);
             bool last = _trainer.EndsAfter(step, counters.MicroBatchesConsumed, _controller.Kappa), stopping = _buffer.AnyStopRequested;
+            // The next step's micro-batches are gathered (Train:Prefetch) while this one reports, evaluates and checkpoints.
+            if (!last && !stopping)
+                _feed.Plan(ThisRanksMicroBatches(counters.MicroBatchesConsumed, _controller.Kappa));
             Report(step, counters, last, new StepReport(kappa, microBatchSize, used, _buffer.TotalLoss / _buffer.TotalSamples, statistics,
                 _controller.Noise.Value, verdict, _buffer.PeakResidentMiB));
             if (last || Due(_settings.Eval.Every, step))
@@ -146,6 +156,13 @@ internal sealed class TrainingRun : IDisposable
             _log.Folder?.InitialWeights(_trainer.Model, parameters);
         _log.Start(_communicator.Size, parameters.Count, _trainer.TotalSteps, _communicator.Description, resumed);
         return resumed;
+    }
+
+    /// <summary>The sample indices of the micro-batches k ≡ rank (mod P) of the step of κ that starts at micro-batch <paramref name="first"/>.</summary>
+    private IEnumerable<long[]> ThisRanksMicroBatches(long first, int kappa)
+    {
+        for (int k = _communicator.Rank; k < kappa; k += _communicator.Size)
+            yield return _stream.Indices(first + k);
     }
 
     private static bool Due(int every, long step) => every > 0 && step % every == 0;
@@ -256,6 +273,7 @@ internal sealed class TrainingRun : IDisposable
         _folderLock?.Dispose();
         _watchdog.Dispose();
         _signals.Dispose();
+        _feed.Dispose();
         _buffer.Dispose();
         _controller.Dispose();
         _optimizer.Dispose();
