@@ -46,7 +46,7 @@ internal sealed class PyTorchStepPeer
     }
 
     /// <summary>Times every case; a case the script could not run, or did not reach, is refused with the reason.</summary>
-    public List<PeerOutcome> Run(IReadOnlyList<StepBenchCase> cases, StepBenchOptions options, string device, int threads, string workDirectory,
+    public List<PeerOutcome> Run(IReadOnlyList<StepBenchCase> cases, StepBenchOptions options, int threads, string workDirectory,
         Action<string> progress)
     {
         string script = Path.Combine(workDirectory, ScriptResource);
@@ -59,7 +59,8 @@ internal sealed class PyTorchStepPeer
         string[] arguments =
         [
             script, "--models", string.Join(',', options.Models), "--configs", string.Join(',', options.Configs),
-            "--precisions", string.Join(',', options.Precisions), "--steps", options.TotalSteps.ToString(CultureInfo.InvariantCulture), "--device", device, "--threads", threads.ToString(CultureInfo.InvariantCulture),
+            "--precisions", string.Join(',', options.Precisions), "--steps", options.TotalSteps.ToString(CultureInfo.InvariantCulture),
+            "--steady-steps", options.SteadySteps.ToString(CultureInfo.InvariantCulture), "--device", options.Device, "--threads", threads.ToString(CultureInfo.InvariantCulture),
         ];
         (int exitCode, _, List<string> stderr) = Execute(Interpreter, arguments, line =>
         {

@@ -13,8 +13,11 @@ internal sealed record StepBenchOptions(string[] Models, StepConfig[] Configs, s
     public static readonly string[] ModelNames = ["resnet18", "vit"];
     public static readonly string[] PrecisionNames = [DefaultPrecision, "bfloat16"];
 
-    /// <summary>Each peer's run length; both take their steady state from its last half (<see cref="TrainingResult.Steady"/>).</summary>
+    /// <summary>Each peer's run length.</summary>
     public int TotalSteps => Warmup + Steps;
+
+    /// <summary>The steps both peers take their medians over: the window of <see cref="TrainingResult.Steady"/>, which the PyTorch peer is told.</summary>
+    public int SteadySteps => Math.Min(TotalSteps / 2, StepTimings.SteadyWindow);
 
     public IEnumerable<StepBenchCase> Cases() =>
         from model in Models from config in Configs from precision in Precisions
@@ -71,7 +74,7 @@ internal static class StepBenchCommand
         try
         {
             Console.WriteLine($"# hpcadam bench step: {cases.Count} case(s) on {options.Device}, synthetic 1x28x28 images of 10 classes; " +
-                              $"each peer trains {options.TotalSteps} steps ({options.Warmup} warm-up + {options.Steps}), steady state = median of the last {options.TotalSteps / 2}");
+                              $"each peer trains {options.TotalSteps} steps ({options.Warmup} warm-up + {options.Steps}), steady state = median of the last {options.SteadySteps}");
             var ours = new List<PeerOutcome>();
             foreach (StepBenchCase benchCase in cases)
             {
@@ -85,7 +88,7 @@ internal static class StepBenchCommand
             }
             // PyTorch gets the threads HpcAdam's runs used (TrainingRun sets them), so both compute on the same cores.
             int threads = torch.get_num_threads();
-            List<PeerOutcome> theirs = peer.Run(cases, options, options.Device, threads, work, Console.WriteLine);
+            List<PeerOutcome> theirs = peer.Run(cases, options, threads, work, Console.WriteLine);
             List<StepBenchRow> rows = cases.Select((c, i) => new StepBenchRow(c, ours[i], theirs[i])).ToList();
 
             Console.WriteLine($"# HpcAdam {typeof(StepBenchCommand).Assembly.GetName().Version?.ToString(3)} ({communicator.Description}) " +
@@ -102,7 +105,7 @@ internal static class StepBenchCommand
                 AtomicFile.WriteAllText(json.FullName, JsonSerializer.Serialize(new
                 {
                     options.Device, DeviceName = peer.DeviceName, Threads = threads, Torch = peer.TorchVersion, Python = peer.Interpreter,
-                    options.Steps, options.Warmup, SteadySteps = options.TotalSteps / 2,
+                    options.Steps, options.Warmup, options.SteadySteps,
                     Rows = rows.Select(row => row.ToJson()), OptimizerAlone = optimizers.Select(o => o.ToJson()),
                 }, BenchJson.Options));
             return ExitCodes.Success;

@@ -5,7 +5,7 @@ torch.optim.Adam on random 1x28x28 images of 10 classes made once on the device:
 micro-batches of forward and backward (PyTorch accumulates their gradients in .grad), then one
 optimizer step. Phase times come from torch.cuda.Event on a GPU (the device's time; one
 synchronisation at the end of each step, as HpcAdam's step) and time.perf_counter on the CPU.
-The steady state is the median over the last half of the steps, as HpcAdam's TrainingResult.Steady.
+The steady state is the median over the last --steady-steps steps, the window of HpcAdam's TrainingResult.Steady.
 
 Prints one JSON line per (model, config, precision): the parameter count (the C# side refuses to
 compare models that differ), median ms by phase and in total; or an "error" saying why the row
@@ -151,7 +151,7 @@ class Clock:
         return [1000 * (b - a) for a, b in zip(self.times, self.times[1:])]
 
 
-def run(model_name, micro_batch, kappa, precision, steps, device):
+def run(model_name, micro_batch, kappa, precision, steps, steady_steps, device):
     torch.manual_seed(0)
     model = MODELS[model_name]().to(device)
     parameters = sum(p.numel() for p in model.parameters())
@@ -175,8 +175,8 @@ def run(model_name, micro_batch, kappa, precision, steps, device):
         phases.append(clock.intervals_ms())
     if not all(math.isfinite(p.float().sum().item()) for p in model.parameters()):
         raise RuntimeError("the weights are not finite after the run")
-    steady = phases[-(steps // 2):] if steps >= 2 else phases
-    median = lambda values: statistics.median(values)
+    steady = phases[-steady_steps:]
+    median = statistics.median
     return {
         "parameters": parameters,
         "adam": kind,
@@ -196,6 +196,7 @@ def main():
     parser.add_argument("--configs", required=True, help="MxK,... (micro-batch size x micro-batches per step)")
     parser.add_argument("--precisions", required=True)
     parser.add_argument("--steps", type=int, required=True, help="all steps of a run, warm-up included")
+    parser.add_argument("--steady-steps", type=int, required=True, help="the last steps, whose medians are reported")
     parser.add_argument("--device", required=True, choices=["cpu", "cuda"])
     parser.add_argument("--threads", type=int, required=True)
     args = parser.parse_args()
@@ -208,7 +209,7 @@ def main():
             for precision in args.precisions.split(","):
                 row = {"model": model_name, "micro_batch": micro_batch, "kappa": kappa, "precision": precision}
                 try:
-                    row.update(run(model_name, micro_batch, kappa, precision, args.steps, device))
+                    row.update(run(model_name, micro_batch, kappa, precision, args.steps, args.steady_steps, device))
                 except Exception as error:  # noqa: BLE001 - the row says why it could not run, the next row still runs
                     row["error"] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}".strip()
                 if device.type == "cuda":
