@@ -8,8 +8,9 @@
 #   ./device-check.sh run                   there, in the unpacked folder: versions, the libtorch
 #                                           symbols TorchSharp needs, doctor, a CUDA step against the
 #                                           CPU step on the same micro-batches (fused GPU kernels, then
-#                                           the tensor operations), NCCL on 1 rank (and 2
-#                                           where mpirun exists), and a table of step times
+#                                           the tensor operations), NCCL on 1 rank (and 2 where mpirun
+#                                           exists), a table of step times, and `hpcadam bench step`
+#                                           against the machine's PyTorch
 #
 # Bounded: every command has a timeout, the whole run stays under 8 minutes. It writes only under
 # the folder it runs in. UNVERIFIED until it has run on a GPU machine: say so if it has not.
@@ -107,6 +108,11 @@ for run in sys.argv[1:]:
     ms = json.load(open(f"{run}/summary.json"))["step_ms"]
     print(f"| {run.split('/')[-1]} | {ms['compute']:.3f} | {ms['comm']:.3f} | {ms['optim']:.3f} | {ms['stats']:.3f} |")
 PY
+
+  # Defaults: ResNet-18 and the ViT at 256x1 and 128x2, float32 and bfloat16, 20 + 100 steps a peer.
+  # At 10-20 ms a ResNet-18 step on an H200 that is about a minute; the bound keeps the script under 8.
+  echo "== bench step: HpcAdam against this PyTorch, same models and batches"
+  timeout 300 "$bin" bench step --device cuda --json runs/bench-step.json || echo "device-check: bench step failed or ran out of time (exit $?)" >&2
 }
 
 # The final weights of two runs, relative difference ‖a − b‖ / ‖a‖ over the whole model, against a bound.

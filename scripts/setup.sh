@@ -3,23 +3,29 @@
 # run it as often as you like. Where MPI is already on the PATH (a cluster after
 # `module load openmpi`), apt is never touched.
 #
-#   scripts/setup.sh [--with-mpich]
+#   scripts/setup.sh [--with-mpich] [--with-torch]
 #
 # --with-mpich also installs Debian's MPICH beside Open MPI (which stays the default mpicc and
 # mpirun: Debian ranks it higher), so the build makes the shim for each; the test suite uses it.
+# --with-torch installs Debian's PyTorch (python3-torch, for /usr/bin/python3) unless that Python
+# already imports torch: the peer `hpcadam bench step` runs, which the test suite runs too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 fail() { echo "setup: $*" >&2; exit 1; }
-case ${1:-} in
-  "") with_mpich=false ;;
-  --with-mpich) with_mpich=true ;;
-  *) echo "usage: scripts/setup.sh [--with-mpich]" >&2; exit 2 ;;
-esac
+with_mpich=false with_torch=false
+for option in "$@"; do
+  case $option in
+    --with-mpich) with_mpich=true ;;
+    --with-torch) with_torch=true ;;
+    *) echo "usage: scripts/setup.sh [--with-mpich] [--with-torch]" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 command -v mpicc >/dev/null || missing+=(openmpi-bin libopenmpi-dev)
 ! $with_mpich || command -v mpicc.mpich >/dev/null || missing+=(mpich libmpich-dev)
+! $with_torch || /usr/bin/python3 -c 'import torch' 2>/dev/null || missing+=(python3-torch)
 command -v make >/dev/null || missing+=(make)
 command -v cc >/dev/null || missing+=(gcc)
 command -v g++ >/dev/null || missing+=(g++)   # the tests build a CPU emulation of the GPU kernels

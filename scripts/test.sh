@@ -4,7 +4,7 @@
 # a one-node and a two-node Slurm. Fails when a test fails, when one was skipped, or when none ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh --with-mpich  # the MPICH tests run under MPICH's own mpiexec
+scripts/setup.sh --with-mpich --with-torch  # the MPICH tests run under MPICH's own mpiexec; bench step's tests under PyTorch
 scripts/fetch-data.sh mnist >/dev/null  # MNIST for the data tests; errors still reach stderr
 slurm/local-slurm.sh install  # Slurm and munge, which the Slurm tests start (and stop) themselves
 

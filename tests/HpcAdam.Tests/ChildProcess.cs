@@ -7,6 +7,14 @@ namespace HpcAdam.Tests;
 public sealed record ProcessOutcome(int ExitCode, string Stdout, string Stderr, TimeSpan Elapsed)
 {
     public override string ToString() => $"exit {ExitCode} after {Elapsed.TotalSeconds:F1} s\n--- stdout\n{Stdout}\n--- stderr\n{Stderr}";
+
+    /// <summary>A refusal as every command gives one: exit 2 and one line on stderr that names <paramref name="mention"/>.</summary>
+    public void AssertOneLineUsageError(string mention)
+    {
+        Assert.That(ExitCode, Is.EqualTo(2), ToString());
+        Assert.That(Stderr.TrimEnd().Split('\n'), Has.Length.EqualTo(1), ToString());
+        Assert.That(Stderr, Does.Contain(mention));
+    }
 }
 
 /// <summary>

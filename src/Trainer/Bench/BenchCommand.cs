@@ -7,7 +7,7 @@ namespace HpcAdam.Trainer.Bench;
 internal static class BenchCommand
 {
     public static Command Create() =>
-        new("bench", "Benchmarks that print tables.") { CreateAllReduce(), BenchComparison.CreateCommand(), CreateOptimizer() };
+        new("bench", "Benchmarks that print tables.") { CreateAllReduce(), BenchComparison.CreateCommand(), CreateOptimizer(), StepBenchCommand.Create() };
 
     private static Command CreateAllReduce()
     {
