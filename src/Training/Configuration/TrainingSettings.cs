@@ -81,6 +81,9 @@ public sealed class TrainSettings
     [Description("steps in a row with a non-finite loss or gradient before the job stops")]
     public int MaxSkips { get; set; } = 10;
 
+    [Description("float32, or bfloat16: forward and backward in bfloat16 (batchnorm in float32), the optimizer on float32 master weights")]
+    public string Precision { get; set; } = "float32";
+
     [Description("gather the next micro-batches on a background thread (and copy them to the GPU without blocking) while the step computes")]
     public bool Prefetch { get; set; } = true;
 }

@@ -32,7 +32,8 @@ public static class Evaluation
             long[] indices = [.. Enumerable.Range(0, (int)Math.Min(settings.BatchSize, end - start)).Select(i => start + i)];
             (Tensor input, Tensor target) = test.MicroBatch(indices);
             (input, target) = (input.to(device), target.to(device));
-            Tensor output = model.forward(input);
+            // call, not forward: a bfloat16 model's hooks cast the input and the output (Train:Precision).
+            Tensor output = model.call(input);
             sums[0] += nn.functional.cross_entropy(output, target, reduction: nn.Reduction.Sum).item<float>();
             sums[1] += output.argmax(1).eq(target).sum().item<long>();
             sums[2] += indices.Length;

@@ -14,11 +14,12 @@ internal sealed class ModelReplica : IDisposable
 {
     private readonly Func<Tensor, Tensor, Tensor> _loss;
 
-    public ModelReplica(nn.Module<Tensor, Tensor> model, Func<Tensor, Tensor, Tensor> loss)
+    /// <summary>The replica of <paramref name="model"/>, trained in <paramref name="precision"/> (Train:Precision; float32 by default).</summary>
+    public ModelReplica(nn.Module<Tensor, Tensor> model, Func<Tensor, Tensor, Tensor> loss, ScalarType precision = ScalarType.Float32)
     {
         Module = model;
         _loss = loss;
-        Parameters = new FlatParameters(model);
+        Parameters = new FlatParameters(model, precision);
         Buffers = new ModelBuffers(model);
     }
 
@@ -30,6 +31,7 @@ internal sealed class ModelReplica : IDisposable
     public void TakeRankZeros(ICommunicator communicator)
     {
         HostView.Broadcast(communicator, Parameters.Weights, root: 0);
+        Parameters.RoundLowWeights();
         Buffers.Broadcast(communicator);
     }
 
@@ -43,15 +45,21 @@ internal sealed class ModelReplica : IDisposable
         using var scope = NewDisposeScope();
         Parameters.ZeroGradients();
         Buffers.BeforeMicroBatch();
-        Tensor loss = _loss(Module.forward(microBatch.Input), microBatch.Target);
+        // call, not forward: the hooks of a bfloat16 model cast its input and output (ComputePrecision).
+        Tensor loss = _loss(Module.call(microBatch.Input), microBatch.Target);
         loss.backward();
+        Parameters.WidenGradients();
         step.Add(Parameters.Gradients, loss.detach(), microBatch.Indices.Length);
         Buffers.AddChange(step.BufferChanges, position, kappa);
     }
 
-    /// <summary>After the step's all-reduce: the buffers take every micro-batch's change, or none on a skipped step.</summary>
+    /// <summary>
+    /// After the step's all-reduce and the optimizer: the bfloat16 weights (if any) are rounded from the
+    /// new master weights, and the buffers take every micro-batch's change, or none on a skipped step.
+    /// </summary>
     public void EndStep(StepBuffer step, bool skipped)
     {
+        Parameters.RoundLowWeights();
         if (skipped)
             Buffers.Revert();
         else

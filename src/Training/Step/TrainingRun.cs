@@ -37,7 +37,7 @@ internal sealed class TrainingRun : IDisposable
         if (Environment.GetEnvironmentVariable("OMP_NUM_THREADS") is null)
             set_num_threads(Math.Max(1, Environment.ProcessorCount / communicator.LocalSize));
         trainer.Model.to(device);
-        _replica = new ModelReplica(trainer.Model, trainer.Loss);
+        _replica = new ModelReplica(trainer.Model, trainer.Loss, ComputePrecision.Parse(_settings.Train.Precision));
         OptimizerSettings optimizer = _settings.Optimizer;
         int firstKappa = _settings.Batch.Kappa;
         _optimizer = new FlatOptimizer(_replica.Parameters.Weights, OptimizerNames.Parse(optimizer.Name), SettingsValidation.Hyperparameters(optimizer),
@@ -142,6 +142,7 @@ internal sealed class TrainingRun : IDisposable
         try
         {
             resumed = Resumption.Restore(_communicator, _trainer.Resume, _trainer.RunDirectory, _settings, _trainer.Model, parameters, _optimizer.State, _controller);
+            parameters.RoundLowWeights();
             _replica.Buffers.Remember();
         }
         catch (CheckpointException error)

@@ -30,6 +30,22 @@ public sealed class TrainingRunTests() : TemporaryDirectoryTest("hpcadam-train-"
         Assert.That(summary.GetProperty("test_accuracy").GetDouble(), Is.GreaterThanOrEqualTo(0.97));
     }
 
+    /// <summary>
+    /// The same example with forward and backward in bfloat16 (Train:Precision): the optimizer's float32
+    /// master weights reach what float32 reaches, and the checkpoint holds them, not their bfloat16 roundings.
+    /// </summary>
+    [Test]
+    public void TheExampleMlpInBfloat16AlsoReaches97PercentOnMnistOn2Ranks()
+    {
+        RunFiles run = Train(ranks: 2, "run", "--config", Path.Combine(ChildProcess.RepoRoot, "examples", "mnist-mlp.json"), "--Train:Precision=bfloat16");
+        Assert.That(run.Summary.GetProperty("test_accuracy").GetDouble(), Is.GreaterThanOrEqualTo(0.97));
+        Dictionary<string, TorchSharp.torch.Tensor> weights = run.Tensors($"checkpoints/{2 * (60000 / 32) / 4:D8}/model.safetensors");
+        Assert.That(weights.Values.Select(tensor => tensor.dtype), Has.All.EqualTo(TorchSharp.torch.ScalarType.Float32));
+        using TorchSharp.torch.Tensor hidden = weights["hidden0.weight"];
+        using TorchSharp.torch.Tensor roundTrip = hidden.to(TorchSharp.torch.ScalarType.BFloat16).to(TorchSharp.torch.ScalarType.Float32);
+        Assert.That(hidden.eq(roundTrip).all().item<bool>(), Is.False, "the saved weights are bfloat16 values: the master weights were lost");
+    }
+
     [Test]
     public void TheAdaptiveExampleReaches96PercentInFewerStepsThanAnyFixedSmallBatch()
     {
