@@ -54,8 +54,11 @@ public readonly record struct GradientStatistics(double GradNorm, double? Varian
     {
         if (gradientSum.device_type != DeviceType.CPU || gradientSum.dtype != torch.ScalarType.Float32)
         {
-            using torch.Tensor s1 = gradientSum.to(torch.ScalarType.Float64), s2 = squaredGradientSum.to(torch.ScalarType.Float64);
-            return (s1.dot(s1).item<double>(), s2.sum().item<double>());
+            using var scope = torch.NewDisposeScope();
+            torch.Tensor s1 = gradientSum.to(torch.ScalarType.Float64), s2 = squaredGradientSum.to(torch.ScalarType.Float64);
+            // Both sums in one copy to the host: one wait for the device, not two.
+            double[] sums = torch.stack([s1.dot(s1), s2.sum()]).cpu().data<double>().ToArray();
+            return (sums[0], sums[1]);
         }
         ReadOnlySpan<float> first = HostSpan.Of<float>(gradientSum, "S1"), second = HostSpan.Of<float>(squaredGradientSum, "S2");
         var partial = new (double, double)[ChunkedParallel.ChunkCount(first.Length)];

@@ -145,6 +145,25 @@ public sealed class GradientNoiseTests
         }
     }
 
+    /// <summary>A buffer the host pass cannot take (a GPU's; here float64) gets its two sums from tensor operations, in one copy to the host.</summary>
+    [Test]
+    public void TheTensorOperationPathMeasuresWhatTheHostPassMeasures()
+    {
+        using var noise = new KnownNoise();
+        const int kappa = 8;
+        using torch.Tensor microBatches = noise.MicroBatches(kappa);
+        (torch.Tensor s1, torch.Tensor s2) = Sums(microBatches);
+        using (s1)
+        using (s2)
+        {
+            using torch.Tensor s1Wide = s1.to(torch.float64), s2Wide = s2.to(torch.float64);
+            GradientStatistics host = GradientStatistics.Measure(s1, s2, kappa, MicroBatchSize),
+                               tensors = GradientStatistics.Measure(s1Wide, s2Wide, kappa, MicroBatchSize);
+            Assert.That(tensors.GradNorm, Is.EqualTo(host.GradNorm).Within(1e-9).Percent);
+            Assert.That(tensors.Variance, Is.EqualTo(host.Variance!.Value).Within(1e-9).Percent);
+        }
+    }
+
     [Test]
     public void InnerProductAndOrthogonalityTestsMatchTheirDefinitionsAlongTheMeanDirection()
     {
