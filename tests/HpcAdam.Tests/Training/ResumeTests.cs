@@ -32,6 +32,18 @@ public sealed class ResumeTests() : TemporaryDirectoryTest("hpcadam-resume-")
             Is.EqualTo(Enumerable.Range(1, 20).Select(step => (long)step)), "metrics.jsonl after the resume: each step once");
     }
 
+    /// <summary>With bfloat16 forward and backward the checkpoint holds the float32 master weights, from which the bfloat16 ones are rounded again.</summary>
+    [Test]
+    public void ResumingABfloat16RunIsBitIdenticalToOneRun()
+    {
+        string whole = Path.Combine(TestDirectory, "whole"), halves = Path.Combine(TestDirectory, "halves");
+        TrainingJobs.Succeed(2, whole, "--Train:Steps=20", "--Train:Precision=bfloat16");
+        TrainingJobs.Succeed(2, halves, "--Train:Steps=10", "--Train:Precision=bfloat16");
+        TrainingJobs.Succeed(2, halves, "--Train:Steps=20", "--Train:Precision=bfloat16", "--Resume=latest");
+        foreach (string file in new[] { "model.safetensors", "optimizer.safetensors" })
+            Assert.That(TrainingJobs.Bytes(halves, 20, file), Is.EqualTo(TrainingJobs.Bytes(whole, 20, file)), $"10 + 10 steps: {file}");
+    }
+
     [Test]
     public void ResumingOnAnotherNumberOfRanksContinuesTheSameStreamAndTrajectory()
     {
