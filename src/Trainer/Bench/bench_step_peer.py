@@ -1,4 +1,4 @@
-"""PyTorch's side of `hpcadam bench step` (src/Trainer/Bench/StepBenchmark.cs, which embeds this file).
+"""PyTorch's side of `hpcadam bench step` (src/Trainer/Bench/StepBenchCommand.cs; the hpcadam assembly embeds this file).
 
 The trainer's ResNet-18 and ViT (src/Trainer/Models) rebuilt layer for layer, trained with
 torch.optim.Adam on random 1x28x28 images of 10 classes made once on the device: per step, kappa
