@@ -5,8 +5,7 @@ namespace HpcAdam.Collectives;
 /// queues its work, so the time between two marks is the device's time between them, not the
 /// host's time to queue the work in between (which on a GPU returns long before the work is done).
 /// Recording costs no synchronisation; <see cref="Intervals"/> waits for the last mark once. The
-/// CUDA runtime through P/Invoke (TorchSharp has no events). UNVERIFIED ON HARDWARE until
-/// scripts/device-check.sh has run on a GPU.
+/// CUDA runtime through P/Invoke (TorchSharp has no events). Ran on an H200 (docs/running.md, "GPUs").
 /// </summary>
 public sealed class CudaEventClock : IDisposable
 {

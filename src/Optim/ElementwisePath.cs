@@ -25,7 +25,7 @@ internal interface IWholeBufferUpdate
 /// Where a pass over flat buffers runs, decided here once for the optimizer step and the
 /// micro-batch accumulation: host memory (float32 or float64) in the vectorised host pass
 /// (<see cref="Device"/> null); a float32 GPU buffer in one fused kernel where the kernels can be
-/// built (<see cref="FusedGpuKernels"/>, UNVERIFIED ON HARDWARE); anything else in whole-tensor operations.
+/// built (<see cref="FusedGpuKernels"/>); anything else in whole-tensor operations.
 /// </summary>
 internal readonly record struct ElementwisePath(IWholeBufferUpdate? Device)
 {

@@ -8,8 +8,7 @@ namespace HpcAdam.Optim;
 /// S1 = Σ_k g_k and S2 = Σ_k g_k⊙g_k over its κ micro-batches
 /// (docs/ALGORITHMS.md, "The three optimizers"). Hyperparameters are given at a reference κ and scaled by the configured rule
 /// for each step's κ, so κ may change between steps. On host memory the step is one fused
-/// vectorised pass; on a GPU one fused kernel (<see cref="Cuda.FusedGpuKernels"/>, UNVERIFIED ON
-/// HARDWARE), or a few whole-buffer tensor operations where the kernels cannot be built.
+/// vectorised pass; on a GPU one fused kernel (<see cref="Cuda.FusedGpuKernels"/>), or a few whole-buffer tensor operations where the kernels cannot be built.
 /// </summary>
 public sealed class FlatOptimizer : IDisposable
 {
@@ -112,7 +111,7 @@ public sealed class FlatOptimizer : IDisposable
         }
     }
 
-    /// <summary>The step over the whole buffers: one fused kernel each on a GPU (UNVERIFIED ON HARDWARE), or a few tensor operations.</summary>
+    /// <summary>The step over the whole buffers: one fused kernel each on a GPU, or a few tensor operations.</summary>
     private void StepOnDevice(IWholeBufferUpdate device, torch.Tensor gradientSum, torch.Tensor? squaredGradientSum, int kappa,
         AdamHyperparameters effective, double c1, double c2, double squaredNormSum)
     {

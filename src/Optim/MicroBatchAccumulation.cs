@@ -8,7 +8,7 @@ namespace HpcAdam.Optim;
 /// Adds one micro-batch gradient g_k to the step's sums in one pass: S1 += g_k, S2 += g_k⊙g_k
 /// (the sums inside Alg. 3 lines 2 and 3; docs/ALGORITHMS.md, "The three optimizers"). S2 is what makes BSI-Adam's second moment, and the free
 /// variance statistics, possible without per-sample gradients. On host memory a vectorised pass,
-/// on a GPU one fused kernel (UNVERIFIED ON HARDWARE), elsewhere two tensor operations (<see cref="ElementwisePath"/>).
+/// on a GPU one fused kernel, elsewhere two tensor operations (<see cref="ElementwisePath"/>).
 /// </summary>
 public static unsafe class MicroBatchAccumulation
 {

@@ -8,7 +8,7 @@ namespace HpcAdam.Optim.Cuda;
 /// (CUcontext, CUmodule, CUfunction, CUstream) are pointers, CUdevice an int; every function
 /// returns a CUresult, 0 is CUDA_SUCCESS. Where cuda.h maps a name to a versioned symbol
 /// (#define cuCtxPushCurrent cuCtxPushCurrent_v2), the entry point is that symbol.
-/// UNVERIFIED ON HARDWARE: checked against cuda.h's signatures by a probe library only.
+/// Checked against cuda.h's signatures by a probe library here; ran on an H200.
 /// </summary>
 internal static unsafe partial class CudaDriverNativeMethods
 {

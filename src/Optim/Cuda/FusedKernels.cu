@@ -2,7 +2,7 @@
 // buffers: the same formulas, in the same order of operations, as the host passes
 // (FusedAdamKernel.cs, FusedAdaGradKernel.cs, MicroBatchAccumulation.cs). Compiled at run time
 // by NVRTC with --fmad=false and IEEE division and square root, so that no multiply-add is
-// contracted and a GPU step gives the host pass's bits. UNVERIFIED ON HARDWARE.
+// contracted and a GPU step gives the host pass's bits. Ran on an H200 (docs/running.md, "GPUs").
 
 typedef long long Index;   // counts reach 2^31 and beyond
 

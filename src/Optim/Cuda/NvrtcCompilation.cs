@@ -7,7 +7,7 @@ namespace HpcAdam.Optim.Cuda;
 /// CUDA C source to code a device of compute capability X.Y can load, with NVRTC: a CUBIN for
 /// sm_XY where this NVRTC knows the device; where it is older than the device, PTX for the newest
 /// architecture it knows, which the driver compiles on for the device when the module loads.
-/// UNVERIFIED ON HARDWARE.
+/// Ran on an H200 (docs/running.md, "GPUs").
 /// </summary>
 internal static unsafe class NvrtcCompilation
 {

@@ -6,7 +6,7 @@ namespace HpcAdam.Optim.Cuda;
 /// NVRTC, the CUDA runtime compiler (nvrtc.h), which turns the fused kernels' source into the
 /// device's code at run time: loaded lazily (or from HPCADAM_NVRTC_LIBRARY). An nvrtcProgram is
 /// a pointer; every function but nvrtcGetErrorString returns an nvrtcResult, 0 is NVRTC_SUCCESS.
-/// UNVERIFIED ON HARDWARE: checked against nvrtc.h's signatures by a probe library only.
+/// Checked against nvrtc.h's signatures by a probe library here; ran on an H200.
 /// </summary>
 internal static unsafe partial class NvrtcNativeMethods
 {

@@ -10,7 +10,7 @@ namespace HpcAdam.Tests.Optim;
 /// declarations, and the whole compile–load–launch sequence, against cuda_abi_probe.c, which
 /// exports cuda.h's and nvrtc.h's signatures and records what it receives; and the choice of the
 /// tensor operations where the libraries are missing or HPCADAM_FUSED_GPU=0 asks for them.
-/// (The kernels on a GPU: scripts/device-check.sh only. UNVERIFIED ON HARDWARE.)
+/// (The kernels on a GPU: scripts/device-check.sh only.)
 /// </summary>
 [TestFixture]
 [NonParallelizable]   // sets process environment variables

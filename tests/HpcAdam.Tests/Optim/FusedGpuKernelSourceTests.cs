@@ -11,7 +11,7 @@ namespace HpcAdam.Tests.Optim;
 /// (cuda_kernel_emulation.cpp) and run thread by thread, each kernel gives the host pass's bits,
 /// over the float4 path and its tail, the scalar path of an unaligned buffer, and grids smaller
 /// and larger than the work; and the source holds what the launcher looks up. It proves the
-/// kernels' indexing and arithmetic, not NVRTC, the driver or the GPU (UNVERIFIED ON HARDWARE).
+/// kernels' indexing and arithmetic, not NVRTC, the driver or the GPU.
 /// </summary>
 [TestFixture]
 public sealed unsafe class FusedGpuKernelSourceTests() : TemporaryDirectoryTest("hpcadam-kernels-")
