@@ -7,18 +7,13 @@ using static TorchSharp.torch;
 return DataParallelJob.Run(communicator =>
 {
     // Settings: waves.json, then HPCADAM__Section__Key variables, then --Section:Key=value arguments;
-    // --Resume=latest goes on from the newest checkpoint in Run:Dir, as with hpcadam train.
-    string? resume = args.FirstOrDefault(arg => arg.StartsWith("--Resume=", StringComparison.Ordinal))?["--Resume=".Length..];
-    string config = Path.Combine(AppContext.BaseDirectory, "waves.json");
-    var settings = SettingsLoader.Load<TrainingSettings>(config, [.. args.Where(arg => !arg.StartsWith("--Resume=", StringComparison.Ordinal))]);
+    // --Run:Resume=latest goes on from the newest checkpoint in Run:Dir.
+    var settings = SettingsLoader.Load<TrainingSettings>(Path.Combine(AppContext.BaseDirectory, "waves.json"), args);
 
-    // The data every rank generates alike, and the model: rank 0's initial weights are broadcast to all ranks.
+    // The data every rank generates alike, and the model, built from Train:Seed; rank 0's initial weights are broadcast to all ranks.
     using var train = Waveforms.Generate(count: 8192, length: 64, seed: 1);
     using var test = Waveforms.Generate(count: 2048, length: 64, seed: 2);
-    manual_seed(settings.Train.Seed);
-    using var model = new WaveformClassifier(classes: Waveforms.Classes);
-
-    var trainer = new DataParallelTrainer(model, train, settings, resume)
+    using var trainer = new DataParallelTrainer(() => new WaveformClassifier(classes: Waveforms.Classes), train, settings)
     {
         Loss = (output, target) => nn.functional.cross_entropy(output, target),
         Evaluate = Evaluation.Classification(test),

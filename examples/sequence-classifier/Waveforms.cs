@@ -13,7 +13,7 @@ public sealed class Waveforms(Tensor signals, Tensor labels) : IMicroBatchSource
 
     public long Count => labels.shape[0];
 
-    public (Tensor Input, Tensor Target) MicroBatch(long[] indices)
+    public MicroBatchTensors MicroBatch(long[] indices)
     {
         using Tensor index = tensor(indices);
         return (signals.index_select(0, index), labels.index_select(0, index));

@@ -9,11 +9,13 @@ namespace HpcAdam.Optim;
 /// (the sums inside Alg. 3 lines 2 and 3; docs/ALGORITHMS.md, "The three optimizers"). S2 is what makes BSI-Adam's second moment, and the free
 /// variance statistics, possible without per-sample gradients. On host memory a vectorised pass,
 /// on a GPU one fused kernel, elsewhere two tensor operations (<see cref="ElementwisePath"/>).
+/// A micro-batch of weight w ≠ 1 (its loss units; docs/ALGORITHMS.md,
+/// "Micro-batches of unequal weight") adds w·g_k and w·g_k⊙g_k, in two tensor operations wherever the buffers are.
 /// </summary>
 public static unsafe class MicroBatchAccumulation
 {
     public static void Add(torch.Tensor gradient, torch.Tensor gradientSum, torch.Tensor squaredGradientSum,
-        int maxThreads = 0)
+        int maxThreads = 0, double weight = 1)
     {
         if (gradient.numel() != gradientSum.numel() || gradient.numel() != squaredGradientSum.numel())
             throw new ArgumentException(
@@ -21,6 +23,15 @@ public static unsafe class MicroBatchAccumulation
         foreach ((torch.Tensor sum, string name) in new[] { (gradientSum, "S1"), (squaredGradientSum, "S2") })
             if (sum.dtype != gradient.dtype || sum.device_type != gradient.device_type || sum.device_index != gradient.device_index)
                 throw new ArgumentException($"{name} is {sum.dtype} on {sum.device}, the gradient {gradient.dtype} on {gradient.device}; they must be alike");
+        if (weight != 1)
+        {
+            using (torch.no_grad())
+            {
+                gradientSum.add_(gradient, alpha: weight);
+                squaredGradientSum.addcmul_(gradient, gradient, value: weight);
+            }
+            return;
+        }
         ElementwisePath path = ElementwisePath.For(gradient);
         if (path.Device is { } device)
             device.Accumulate(gradient, gradientSum, squaredGradientSum);

@@ -29,10 +29,8 @@ internal static class HpcAdamStepPeer
         {
             TrainerSettings settings = SettingsLoader.Load<TrainerSettings>(null, overrides);
             using var train = ImageClassificationSet.Load(settings.Data.Name, settings.Data.Dir, train: true, settings.Train.Seed);
-            manual_seed(settings.Train.Seed);
-            using nn.Module<Tensor, Tensor> model = ModelFactory.Create(settings.Model, train.Shape, ImageClassificationSet.ClassCount);
-            long parameters = model.parameters().Sum(parameter => parameter.numel());
-            var trainer = new DataParallelTrainer(model, train, settings);
+            using var trainer = new DataParallelTrainer(() => ModelFactory.Create(settings.Model, train.Shape, ImageClassificationSet.ClassCount), train, settings);
+            long parameters = trainer.Model.parameters().Sum(parameter => parameter.numel());
             // The run's own progress lines would break up the table.
             Console.SetOut(TextWriter.Null);
             TrainingResult result = trainer.Train(communicator);

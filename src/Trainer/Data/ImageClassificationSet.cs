@@ -29,7 +29,7 @@ internal sealed class ImageClassificationSet : IMicroBatchSource, IDevicePlaceme
     /// <summary>Data:Placement: auto, host or device.</summary>
     public string Placement { get; set; } = "auto";
 
-    public (Tensor Input, Tensor Target) MicroBatch(long[] indices)
+    public MicroBatchTensors MicroBatch(long[] indices)
     {
         Tensor index = tensor(indices);
         if (Images.device_type != DeviceType.CPU)

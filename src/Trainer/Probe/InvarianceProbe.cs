@@ -50,7 +50,8 @@ internal sealed class InvarianceProbe(ICommunicator communicator, TrainerSetting
     {
         using var scope = NewDisposeScope();
         manual_seed(settings.Train.Seed);
-        using var replica = new ModelReplica(ModelFactory.Create(settings.Model, data.Shape, ImageClassificationSet.ClassCount), (output, target) => nn.functional.cross_entropy(output, target));
+        nn.Module<Tensor, Tensor> model = ModelFactory.Create(settings.Model, data.Shape, ImageClassificationSet.ClassCount);
+        using var replica = new ModelReplica(model, inputs => model.call(inputs[0]), (output, target) => nn.functional.cross_entropy(output, target));
         FlatParameters parameters = replica.Parameters;
         replica.TakeRankZeros(communicator);
         using Tensor initial = parameters.Weights.clone();

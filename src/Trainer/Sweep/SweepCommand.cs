@@ -82,7 +82,7 @@ internal static class SweepCommand
                 Console.WriteLine(finished[0] == 1 ? $"== {what}: complete, skipped" : $"== {what}");
             if (finished[0] == 1)
                 continue;
-            using BuiltInJob job = TrainCommand.Prepare(plan.SettingsOf(run), resume: null);
+            using BuiltInJob job = TrainCommand.Prepare(plan.SettingsOf(run));
             try
             {
                 (int exitCode, bool stopped) = TrainCommand.Run(job.Trainer, communicator);

@@ -20,7 +20,7 @@ internal sealed class SweepPlan
 
     /// <summary>The keys <see cref="SettingsOf"/> sets for each run, whatever the configuration says.</summary>
     public static readonly string[] SetPerRun =
-        ["Optimizer:Name", "Optimizer:Scaling", "Optimizer:Lr", "Optimizer:ReferenceKappa", "Batch:Kappa", "Train:Steps", "Train:Epochs", "Eval:Every", "Checkpoint:Every", "Run:Dir"];
+        ["Optimizer:Name", "Optimizer:Scaling", "Optimizer:Lr", "Optimizer:ReferenceKappa", "Batch:Kappa", "Train:Steps", "Train:Epochs", "Eval:Every", "Checkpoint:Every", "Run:Dir", "Run:Resume"];
 
     private SweepPlan(TrainerSettings baseSettings, int[] kappas, double[] lrs, string directory)
     {
@@ -79,6 +79,8 @@ internal sealed class SweepPlan
         settings.Eval.Every = (int)(BaseSettings.Sweep.EvalEverySamples / batch);
         settings.Checkpoint.Every = 0;
         settings.Run.Dir = RunDirectory(run);
+        // An unfinished run of a sweep starts again from the beginning (SweepCommand).
+        settings.Run.Resume = "";
         return settings;
     }
 

@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace HpcAdam.Trainer.Training;
 
 /// <summary>
-/// `hpcadam train [--config FILE] [--Section:Key=value ...] [--Resume ...]`: a built-in model on a
+/// `hpcadam train [--config FILE] [--Section:Key=value ...] [--Resume ...]` (--Resume is Run:Resume): a built-in model on a
 /// built-in data set through the training library's <see cref="DataParallelTrainer"/>, the same path
 /// a user's own program takes. Everything a user can get wrong (keys, values, data files, the run
 /// folder) is checked before a rank touches MPI or writes a file, and reported as one line with exit code 2.
@@ -19,21 +19,23 @@ internal static class TrainCommand
     {
         var resume = new Option<string?>("--Resume")
         {
-            Description = "Go on from a checkpoint: 'latest' (the newest in Run:Dir; a run without one starts fresh), a run folder, or a checkpoint folder.",
+            Description = "Go on from a checkpoint: 'latest' (the newest in Run:Dir; a run without one starts fresh), a run folder, or a checkpoint folder; the same as --Run:Resume.",
         };
         return SettingsCommand.Create("train",
             "Train a model data-parallel: one all-reduce of [Σg | Σg² | buffers | scalars] per step, batch-size-invariant Adam on every rank.",
             key => key.Section is not (nameof(TrainerSettings.Sweep) or nameof(TrainerSettings.Probe)),
             (parsed, settings) =>
             {
-                using BuiltInJob job = Prepare(settings, parsed.GetValue(resume));
+                if (parsed.GetValue(resume) is { } from)
+                    settings.Run.Resume = from;
+                using BuiltInJob job = Prepare(settings);
                 return DataParallelJob.Run(communicator => Run(job.Trainer, communicator).ExitCode);
             },
             resume);
     }
 
     /// <summary>Checks settings, loads the data and builds the model: a trainer ready to run (also one run of a sweep).</summary>
-    public static BuiltInJob Prepare(TrainerSettings settings, string? resume)
+    public static BuiltInJob Prepare(TrainerSettings settings)
     {
         if (settings.Problem() is { } problem)
             throw new SettingsException(problem);
@@ -42,17 +44,18 @@ internal static class TrainCommand
         var test = ImageClassificationSet.Load(settings.Data.Name, settings.Data.Dir, train: false, settings.Train.Seed);
         if (ModelFactory.Problem(settings.Model, train.Shape) is { } modelProblem)
             throw new SettingsException(modelProblem);
-        manual_seed(settings.Train.Seed);
-        var model = ModelFactory.Create(settings.Model, train.Shape, ImageClassificationSet.ClassCount);
         try
         {
-            return new BuiltInJob(new DataParallelTrainer(model, train, settings, resume) { Evaluate = Evaluation.Classification(test) }, train, test);
+            var trainer = new DataParallelTrainer(() => ModelFactory.Create(settings.Model, train.Shape, ImageClassificationSet.ClassCount), train, settings)
+            {
+                Evaluate = Evaluation.Classification(test),
+            };
+            return new BuiltInJob(trainer, train, test);
         }
         catch (SettingsException)
         {
             train.Dispose();
             test.Dispose();
-            model.Dispose();
             throw;
         }
     }
@@ -86,6 +89,6 @@ internal sealed record BuiltInJob(DataParallelTrainer Trainer, ImageClassificati
     {
         Train.Dispose();
         Test.Dispose();
-        Trainer.Model.Dispose();
+        Trainer.Dispose();
     }
 }

@@ -61,7 +61,7 @@ internal static class CheckpointWriter
             {
                 failure = $"the checkpoint of step {state.Step} could not be saved ({Reason(error)}) and nothing of it was kept; " +
                           (CheckpointReader.Latest(trainer.RunDirectory) is { } newest
-                              ? $"the newest whole checkpoint is {newest}: go on from it with --Resume=latest once there is room"
+                              ? $"the newest whole checkpoint is {newest}: go on from it with --Run:Resume=latest once there is room"
                               : "the run has no whole checkpoint yet");
             }
             if (failure.Length == 0)

@@ -92,7 +92,7 @@ internal static class Resumption
         if (File.Exists(Path.Combine(request, CheckpointWriter.StateFile)))
             return request;
         return CheckpointReader.Latest(request)
-            ?? throw new CheckpointException($"--Resume={request}: neither a checkpoint folder nor a run folder with checkpoints");
+            ?? throw new CheckpointException($"Run:Resume = {request}: neither a checkpoint folder nor a run folder with checkpoints");
     }
 
     /// <summary>What must not change across a resume (<see cref="TrainingSettings.ResumeIdentity"/>): the model, the data and the global sample stream, the optimizer's kind.</summary>

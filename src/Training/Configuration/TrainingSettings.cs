@@ -93,6 +93,9 @@ public sealed class RunSettings
     [Description("where rank 0 writes the run; empty = runs/<UTC time>; never an existing run unless resumed")]
     public string Dir { get; set; } = "";
 
+    [Description("go on from a checkpoint: latest (the newest in Run:Dir; none yet starts fresh), a run folder or a checkpoint folder; empty = a fresh run")]
+    public string Resume { get; set; } = "";
+
     [Description("hold an exclusive lock on the run (or sweep) folder, so a second job on it is refused; false only where the file system has no flock")]
     public bool Lock { get; set; } = true;
 

@@ -45,7 +45,7 @@ internal sealed class RunFolder : IDisposable
         if (File.Exists(directory))
             return $"Run:Dir = {directory} is a file; give a folder for the run's outputs";
         if (!resuming && File.Exists(Path.Combine(directory, "config.json")))
-            return $"Run:Dir = {directory} already holds a run (config.json); choose another Run:Dir, remove that folder, or continue it with --Resume=latest";
+            return $"Run:Dir = {directory} already holds a run (config.json); choose another Run:Dir, remove that folder, or continue it with --Run:Resume=latest";
         return null;
     }
 

@@ -9,8 +9,8 @@ namespace HpcAdam.Training;
 /// float32 trains the model as it is. bfloat16 does by hand what autocast does (TorchSharp 0.107 has
 /// none): every module's parameters and buffers become bfloat16 except batchnorm's, which keep
 /// float32 weights and running statistics (libtorch's batch norm takes a bfloat16 input with float32
-/// parameters); hooks on the model cast a floating input to bfloat16 on the way in and the output to
-/// float32 on the way out, so the loss and its softmax are computed in float32. The optimizer keeps
+/// parameters); <see cref="DataParallelTrainer.Forward"/> casts a floating input to bfloat16 on the way
+/// in and the output to float32 on the way out, so the loss and its softmax are computed in float32. The optimizer keeps
 /// float32 master weights, S1, S2, m and v (<see cref="FlatParameters"/>) and the bfloat16 weights are
 /// rounded from the master weights after every step.
 /// </summary>
@@ -34,10 +34,5 @@ internal static class ComputePrecision
         foreach (nn.Module module in model.named_modules().Select(named => named.module).Prepend(model))
             if (module is BatchNorm)
                 module.to(ScalarType.Float32);
-        if (model is nn.Module<Tensor, Tensor> layers)
-        {
-            layers.register_forward_pre_hook((_, input) => input.is_floating_point() ? input.to(precision) : input);
-            layers.register_forward_hook((_, _, output) => output.is_floating_point() ? output.to(ScalarType.Float32) : output);
-        }
     }
 }

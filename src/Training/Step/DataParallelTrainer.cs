@@ -15,17 +15,39 @@ namespace HpcAdam.Training;
 /// same sums, and rank 0 writes metrics and checkpoints. Build one on every rank with the same
 /// settings and call <see cref="Train"/> on every rank (docs/library.md).
 /// </summary>
-public sealed class DataParallelTrainer
+public sealed class DataParallelTrainer : IDisposable
 {
     private readonly TrainingSettings _settings;
+    private readonly Func<nn.Module, IReadOnlyList<Tensor>, Tensor> _call;
+    private readonly int _inputCount;
+    private readonly ScalarType _precision;
 
     /// <summary>
-    /// Checks the settings against <paramref name="train"/> and the run folder before anything runs,
-    /// so a mistake is a <see cref="SettingsException"/> with one line naming the key, before any rank
-    /// touches MPI. <paramref name="resume"/>: go on from a checkpoint: "latest" (the newest in
-    /// Run:Dir; none starts fresh), a run folder, or a checkpoint folder.
+    /// A trainer of the model <paramref name="createModel"/> builds, a module of one input. Checks the
+    /// settings against <paramref name="train"/> and the run folder before anything runs, so a mistake
+    /// is a <see cref="SettingsException"/> with one line naming the key, before any rank touches MPI;
+    /// then seeds torch's generator with Train:Seed and builds the model, so the seed alone decides the
+    /// initial weights (rank 0's, which every rank takes). The trainer owns the model it built.
     /// </summary>
-    public DataParallelTrainer(nn.Module<Tensor, Tensor> model, IMicroBatchSource train, TrainingSettings settings, string? resume = null)
+    public DataParallelTrainer(Func<nn.Module<Tensor, Tensor>> createModel, IMicroBatchSource train, TrainingSettings settings)
+        : this(createModel, (model, inputs) => ((nn.Module<Tensor, Tensor>)model).call(inputs[0]), 1, train, settings)
+    {
+    }
+
+    /// <summary>A trainer of a model of two inputs, such as tokens and their padding mask (see the first constructor).</summary>
+    public DataParallelTrainer(Func<nn.Module<Tensor, Tensor, Tensor>> createModel, IMicroBatchSource train, TrainingSettings settings)
+        : this(createModel, (model, inputs) => ((nn.Module<Tensor, Tensor, Tensor>)model).call(inputs[0], inputs[1]), 2, train, settings)
+    {
+    }
+
+    /// <summary>A trainer of a model of three inputs (see the first constructor).</summary>
+    public DataParallelTrainer(Func<nn.Module<Tensor, Tensor, Tensor, Tensor>> createModel, IMicroBatchSource train, TrainingSettings settings)
+        : this(createModel, (model, inputs) => ((nn.Module<Tensor, Tensor, Tensor, Tensor>)model).call(inputs[0], inputs[1], inputs[2]), 3, train, settings)
+    {
+    }
+
+    private DataParallelTrainer(Func<nn.Module> createModel, Func<nn.Module, IReadOnlyList<Tensor>, Tensor> call, int inputCount,
+        IMicroBatchSource train, TrainingSettings settings)
     {
         Require(SettingsValidation.Problem(settings) ?? FaultInjection.Problem()
                 ?? ComputeDevice.Problem(settings.Device, settings.Collectives, ComputeDevice.VisibleGpus()));
@@ -33,7 +55,8 @@ public sealed class DataParallelTrainer
         string given = SettingsLoader.ToJson(settings);
         ConfigurationSha256 = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(given)));
         _settings = (TrainingSettings)JsonSerializer.Deserialize(given, settings.GetType())!;
-        (Model, Data, Resume) = (model, train, resume);
+        (Data, _call, _inputCount, _precision) = (train, call, inputCount, ComputePrecision.Parse(settings.Train.Precision));
+        Resume = settings.Run.Resume.Length > 0 ? settings.Run.Resume : null;
 
         int microBatchSize = settings.Batch.MicroBatchSize, kappa = settings.Batch.Kappa;
         if (microBatchSize > train.Count)
@@ -48,10 +71,13 @@ public sealed class DataParallelTrainer
         MaxKappa = settings.Adaptive.MaxKappa > 0 ? settings.Adaptive.MaxKappa : (int)Math.Min(int.MaxValue, Math.Max(kappa, microBatchesPerEpoch));
         Require(SettingsValidation.ScalableProblem(settings, MaxKappa));
 
-        RunDirectory = settings.Run.Dir.Length > 0 ? settings.Run.Dir : RunDirectoryOf(resume) ?? RunFolder.Default();
-        Require(RunFolder.Problem(RunDirectory, resuming: resume is not null));
+        RunDirectory = settings.Run.Dir.Length > 0 ? settings.Run.Dir : RunDirectoryOf(Resume) ?? RunFolder.Default();
+        Require(RunFolder.Problem(RunDirectory, resuming: Resume is not null));
         _settings.Run.Dir = RunDirectory;
         ResolvedConfigurationJson = SettingsLoader.ToJson(_settings);
+
+        manual_seed(settings.Train.Seed);
+        Model = createModel();
     }
 
     /// <summary>The mean loss of a micro-batch from the model's output and the source's target; cross-entropy by default.</summary>
@@ -60,11 +86,31 @@ public sealed class DataParallelTrainer
     /// <summary>The metric of Eval:Every and of the run's end; none by default.</summary>
     public Evaluator? Evaluate { get; init; }
 
-    public nn.Module<Tensor, Tensor> Model { get; }
+    /// <summary>The model, built by the constructor; the trainer disposes it.</summary>
+    public nn.Module Model { get; }
+
     public IMicroBatchSource Data { get; }
+
+    /// <summary>Run:Resume: "latest", a run folder or a checkpoint folder; null for a fresh run.</summary>
     public string? Resume { get; }
 
-    /// <summary>Where rank 0 writes the run: Run:Dir, the run a --Resume path names, or runs/UTC-TIME.</summary>
+    /// <summary>
+    /// The model's output for a micro-batch's inputs, as the step computes it: in Train:Precision, with a
+    /// floating input cast to bfloat16 on the way in and the output to float32 on the way out, so the
+    /// loss is computed in float32. An <see cref="Evaluator"/> calls this rather than the model.
+    /// </summary>
+    public Tensor Forward(IReadOnlyList<Tensor> inputs)
+    {
+        if (inputs.Count != _inputCount)
+            throw new ArgumentException($"the micro-batch has {inputs.Count} input tensor(s) and the model takes {_inputCount}: " +
+                                        "the source's MicroBatchTensors.Inputs must be the model's forward arguments");
+        if (_precision == ScalarType.Float32)
+            return _call(Model, inputs);
+        Tensor output = _call(Model, [.. inputs.Select(input => input.is_floating_point() ? input.to(_precision) : input)]);
+        return output.is_floating_point() ? output.to(ScalarType.Float32) : output;
+    }
+
+    /// <summary>Where rank 0 writes the run: Run:Dir, the run a Run:Resume path names, or runs/UTC-TIME.</summary>
     public string RunDirectory { get; }
 
     /// <summary>The run's steps: Train:Steps, or the steps of Train:Epochs at the first κ (fewer when κ grows).</summary>
@@ -77,6 +123,7 @@ public sealed class DataParallelTrainer
     public int MaxKappa { get; }
 
     internal TrainingSettings Settings => _settings;
+    internal ScalarType Precision => _precision;
     internal string ConfigurationSha256 { get; }
     internal string ResolvedConfigurationJson { get; }
 
@@ -127,10 +174,12 @@ public sealed class DataParallelTrainer
         if (resume is null)
             return null;
         if (resume == "latest")
-            throw new SettingsException("--Resume=latest needs Run:Dir, the folder of the run to go on with");
+            throw new SettingsException("Run:Resume = latest needs Run:Dir, the folder of the run to go on with");
         string full = Path.GetFullPath(resume);
         return Path.GetFileName(Path.GetDirectoryName(full)) == CheckpointWriter.Folder ? Path.GetDirectoryName(Path.GetDirectoryName(full)) : full;
     }
+
+    public void Dispose() => Model.Dispose();
 
     private static void Require(string? problem)
     {

@@ -101,17 +101,19 @@ internal sealed class MicroBatchFeed : IDisposable
     }
 }
 
-/// <summary>One micro-batch on the training device: its sample indices, the model's input and the loss's target.</summary>
-internal sealed record MicroBatch(long[] Indices, Tensor Input, Tensor Target) : IDisposable
+/// <summary>One micro-batch on the training device: its sample indices, the model's inputs, the loss's target and the units of its loss.</summary>
+internal sealed record MicroBatch(long[] Indices, Tensor[] Inputs, Tensor Target, long? LossUnits) : IDisposable
 {
     /// <summary>The samples at <paramref name="indices"/> from <paramref name="data"/>, on <paramref name="device"/>.</summary>
     public static MicroBatch Gather(IMicroBatchSource data, long[] indices, Device device)
     {
         using var scope = NewDisposeScope();
-        (Tensor input, Tensor target) = data.MicroBatch(indices);
+        MicroBatchTensors tensors = data.MicroBatch(indices);
         // New handles of their own, outliving the scope: the source may have handed out tensors it keeps.
-        return new MicroBatch(indices, ToDevice(input, device).detach().DetachFromDisposeScope(), ToDevice(target, device).detach().DetachFromDisposeScope());
+        return new MicroBatch(indices, [.. tensors.Inputs.Select(input => Keep(input, device))], Keep(tensors.Target, device), tensors.LossUnits);
     }
+
+    private static Tensor Keep(Tensor tensor, Device device) => ToDevice(tensor, device).detach().DetachFromDisposeScope();
 
     /// <summary>Pinned host memory lets the copy be queued without waiting; libtorch keeps the pinned block until the copy is done.</summary>
     private static Tensor ToDevice(Tensor tensor, Device device) =>
@@ -121,7 +123,8 @@ internal sealed record MicroBatch(long[] Indices, Tensor Input, Tensor Target) :
 
     public void Dispose()
     {
-        Input.Dispose();
+        foreach (Tensor input in Inputs)
+            input.Dispose();
         Target.Dispose();
     }
 }

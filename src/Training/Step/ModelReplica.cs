@@ -12,18 +12,22 @@ namespace HpcAdam.Training;
 /// </summary>
 internal sealed class ModelReplica : IDisposable
 {
+    private readonly Func<IReadOnlyList<Tensor>, Tensor> _forward;
     private readonly Func<Tensor, Tensor, Tensor> _loss;
 
-    /// <summary>The replica of <paramref name="model"/>, trained in <paramref name="precision"/> (Train:Precision; float32 by default).</summary>
-    public ModelReplica(nn.Module<Tensor, Tensor> model, Func<Tensor, Tensor, Tensor> loss, ScalarType precision = ScalarType.Float32)
+    /// <summary>
+    /// The replica of <paramref name="model"/>, trained in <paramref name="precision"/> (Train:Precision; float32 by default):
+    /// <paramref name="forward"/> gives its output for a micro-batch's inputs (<see cref="DataParallelTrainer.Forward"/>), <paramref name="loss"/> the mean loss.
+    /// </summary>
+    public ModelReplica(nn.Module model, Func<IReadOnlyList<Tensor>, Tensor> forward, Func<Tensor, Tensor, Tensor> loss, ScalarType precision = ScalarType.Float32)
     {
         Module = model;
-        _loss = loss;
+        (_forward, _loss) = (forward, loss);
         Parameters = new FlatParameters(model, precision);
         Buffers = new ModelBuffers(model);
     }
 
-    public nn.Module<Tensor, Tensor> Module { get; }
+    public nn.Module Module { get; }
     public FlatParameters Parameters { get; }
     public ModelBuffers Buffers { get; }
 
@@ -38,18 +42,18 @@ internal sealed class ModelReplica : IDisposable
     /// <summary>
     /// Forward and backward of <paramref name="microBatch"/>, position <paramref name="position"/> of the
     /// step's κ, from the step's starting state; adds its gradient, squared gradient, loss and buffer
-    /// changes to <paramref name="step"/>. The gradient stays in <see cref="FlatParameters.Gradients"/> until the next call.
+    /// changes to <paramref name="step"/>, weighed by its loss units when it gives them. The gradient stays in
+    /// <see cref="FlatParameters.Gradients"/> until the next call.
     /// </summary>
     public void AddMicroBatch(StepBuffer step, MicroBatch microBatch, int position, int kappa)
     {
         using var scope = NewDisposeScope();
         Parameters.ZeroGradients();
         Buffers.BeforeMicroBatch();
-        // call, not forward: the hooks of a bfloat16 model cast its input and output (ComputePrecision).
-        Tensor loss = _loss(Module.call(microBatch.Input), microBatch.Target);
+        Tensor loss = _loss(_forward(microBatch.Inputs), microBatch.Target);
         loss.backward();
         Parameters.WidenGradients();
-        step.Add(Parameters.Gradients, loss.detach(), microBatch.Indices.Length);
+        step.Add(Parameters.Gradients, loss.detach(), microBatch.Indices.Length, microBatch.LossUnits);
         Buffers.AddChange(step.BufferChanges, position, kappa);
     }
 

@@ -7,7 +7,8 @@ namespace HpcAdam.Training;
 
 /// <summary>
 /// The one buffer a step communicates (docs/ALGORITHMS.md, "The step"): [S1 | S2 | buffer changes |
-/// loss sum, non-finite flag | sample count, stop request, Σa_k, Σa_k², peak memory of rank 0..P−1],
+/// loss sum, non-finite flag | sample count, micro-batch count, weight sum, stop request, Σa_k, Σa_k²,
+/// peak memory of rank 0..P−1],
 /// the buffer changes those of <see cref="ModelBuffers"/>, Σa_k and Σa_k² the projections of the
 /// micro-batch gradients that the inner-product tests need, and one slot per rank, where only that
 /// rank writes, for its peak resident memory. Each rank adds its micro-batches, one
@@ -17,16 +18,20 @@ namespace HpcAdam.Training;
 /// <para>The loss sum and the non-finite flag are computed where the buffer lives (on a GPU, with no
 /// wait inside the micro-batch loop); the host's scalars are written whole before the all-reduce,
 /// and all of them come back in one copy after it: the step's one wait for the device.</para>
+/// <para>A micro-batch that gives its loss units w_k (tokens) adds w_k·g_k, w_k·g_k⊙g_k and w_k·loss_k; after
+/// the sum, S1 and S2 are rescaled by κ/Σw_k, so that S1/κ is the units-weighted mean gradient and S2/κ the
+/// units-weighted mean square, as the optimizer and the statistics expect (docs/ALGORITHMS.md,
+/// "Micro-batches of unequal weight"). Without units every weight is 1 and nothing is rescaled.</para>
 /// </summary>
 internal sealed class StepBuffer : IDisposable
 {
     // Written on the buffer's device, then by the host: every rank's slots of the host part are written anew before each all-reduce.
     private const int LossSum = 0, NonFinite = 1, HostPart = 2;
-    private const int SampleCount = 0, Stop = 1, ProjectionSum = 2, ProjectionSquareSum = 3, PeakMemory = 4;
+    private const int SampleCount = 0, MicroBatchCount = 1, WeightSum = 2, Stop = 3, ProjectionSum = 4, ProjectionSquareSum = 5, PeakMemory = 6;
 
     private readonly Tensor _scalars, _lossSum, _nonFinite, _hostScalars;
-    private double _localProjectionSum, _localProjectionSquareSum;
-    private long _localSamples;
+    private double _localProjectionSum, _localProjectionSquareSum, _localWeight;
+    private long _localSamples, _localMicroBatches;
 
     private readonly int _rank;
 
@@ -57,8 +62,8 @@ internal sealed class StepBuffer : IDisposable
     /// <summary>The weighted changes of the model's buffers (<see cref="ModelBuffers.AddChange"/>), summed like S1.</summary>
     public Tensor BufferChanges { get; }
 
-    /// <summary>After <see cref="Reduce"/>: the summed loss of every sample of the step.</summary>
-    public double TotalLoss { get; private set; }
+    /// <summary>After <see cref="Reduce"/>: the step's mean loss, each micro-batch's weighed by its loss units (1 when it gives none).</summary>
+    public double MeanLoss { get; private set; }
 
     /// <summary>After <see cref="Reduce"/>: samples in the step, over all ranks.</summary>
     public long TotalSamples { get; private set; }
@@ -78,7 +83,7 @@ internal sealed class StepBuffer : IDisposable
     public void Clear()
     {
         Buffer.zero_();
-        (_localSamples, _localProjectionSum, _localProjectionSquareSum) = (0, 0, 0);
+        (_localSamples, _localMicroBatches, _localWeight, _localProjectionSum, _localProjectionSquareSum) = (0, 0, 0, 0, 0);
     }
 
     /// <summary>Adds one micro-batch gradient's projection a_k (see <see cref="ProjectionDirection"/>).</summary>
@@ -89,15 +94,18 @@ internal sealed class StepBuffer : IDisposable
     }
 
     /// <summary>
-    /// Adds one micro-batch: its gradient (the flat buffer backward filled) and its mean loss over
-    /// <paramref name="samples"/>, a tensor on the buffer's device that is never read back here.
+    /// Adds one micro-batch of <paramref name="samples"/>: its gradient (the flat buffer backward filled) and
+    /// its mean loss, a tensor on the buffer's device that is never read back here, weighed by <paramref name="lossUnits"/> if given.
     /// </summary>
-    public void Add(Tensor gradient, Tensor meanLoss, int samples)
+    public void Add(Tensor gradient, Tensor meanLoss, int samples, long? lossUnits = null)
     {
-        MicroBatchAccumulation.Add(gradient, S1, S2);
+        double weight = lossUnits ?? 1;
+        MicroBatchAccumulation.Add(gradient, S1, S2, weight: weight);
         using (no_grad())
-            _lossSum.add_(meanLoss.reshape(1), alpha: samples);
+            _lossSum.add_(meanLoss.reshape(1), alpha: weight);
         _localSamples += samples;
+        _localMicroBatches++;
+        _localWeight += weight;
     }
 
     /// <summary>Fault injection (HPCADAM_FAULT): this rank's contribution becomes non-finite, in its sums of g and g², or in its loss only.</summary>
@@ -119,6 +127,8 @@ internal sealed class StepBuffer : IDisposable
             _nonFinite.copy_(finite.logical_not());
             float[] host = new float[_hostScalars.shape[0]];
             host[SampleCount] = _localSamples;
+            host[MicroBatchCount] = _localMicroBatches;
+            host[WeightSum] = (float)_localWeight;
             host[Stop] = stopRequested ? 1 : 0;
             host[ProjectionSum] = (float)_localProjectionSum;
             host[ProjectionSquareSum] = (float)_localProjectionSquareSum;
@@ -127,9 +137,12 @@ internal sealed class StepBuffer : IDisposable
         }
         communicator.AllReduceSum(Buffer);
         float[] scalars = Scalars();
-        (TotalLoss, AnyNonFinite) = (scalars[LossSum], scalars[NonFinite] > 0);
         ReadOnlySpan<float> totals = scalars.AsSpan(HostPart);
+        (MeanLoss, AnyNonFinite) = ((double)scalars[LossSum] / totals[WeightSum], scalars[NonFinite] > 0);
         (TotalSamples, AnyStopRequested) = ((long)totals[SampleCount], totals[Stop] > 0);
+        if (totals[WeightSum] != totals[MicroBatchCount])
+            using (no_grad())
+                Buffer.narrow(0, 0, 2 * S1.shape[0]).mul_(totals[MicroBatchCount] / (double)totals[WeightSum]);
         Projections = (totals[ProjectionSum], totals[ProjectionSquareSum]);
         totals[PeakMemory..].CopyTo(PeakResidentMiB);
     }

@@ -37,7 +37,7 @@ internal sealed class TrainingRun : IDisposable
         if (Environment.GetEnvironmentVariable("OMP_NUM_THREADS") is null)
             set_num_threads(Math.Max(1, Environment.ProcessorCount / communicator.LocalSize));
         trainer.Model.to(device);
-        _replica = new ModelReplica(trainer.Model, trainer.Loss, ComputePrecision.Parse(_settings.Train.Precision));
+        _replica = new ModelReplica(trainer.Model, trainer.Forward, trainer.Loss, trainer.Precision);
         OptimizerSettings optimizer = _settings.Optimizer;
         int firstKappa = _settings.Batch.Kappa;
         _optimizer = new FlatOptimizer(_replica.Parameters.Weights, OptimizerNames.Parse(optimizer.Name), SettingsValidation.Hyperparameters(optimizer),
@@ -108,7 +108,7 @@ internal sealed class TrainingRun : IDisposable
             // The next step's micro-batches are gathered (Train:Prefetch) while this one reports, evaluates and checkpoints.
             if (!last && !stopping)
                 _feed.Plan(ThisRanksMicroBatches(counters.MicroBatchesConsumed, _controller.Kappa));
-            Report(step, counters, last, new StepReport(kappa, microBatchSize, used, _buffer.TotalLoss / _buffer.TotalSamples, statistics,
+            Report(step, counters, last, new StepReport(kappa, microBatchSize, used, _buffer.MeanLoss, statistics,
                 _controller.Noise.Value, verdict, _buffer.PeakResidentMiB));
             if (last || Due(_settings.Eval.Every, step))
                 metrics = Evaluate(step, counters.Samples);
@@ -197,7 +197,7 @@ internal sealed class TrainingRun : IDisposable
         IReadOnlyDictionary<string, double> metrics;
         _trainer.Model.eval();
         using (no_grad())
-            metrics = evaluate(_trainer.Model, _communicator, _settings.Eval);
+            metrics = evaluate(_trainer, _communicator, _settings.Eval);
         _trainer.Model.train();
         _log!.Evaluation(step, samples, metrics);
         return metrics;
@@ -231,7 +231,7 @@ internal sealed class TrainingRun : IDisposable
         {
             string reason = $"stopped after step {step} on {_signals.Received ?? "another rank's signal"}";
             _log!.MarkPreempted(reason);
-            _log.Note($"{reason}; go on with --Resume=latest --Run:Dir={_trainer.RunDirectory} (and the same settings)");
+            _log.Note($"{reason}; go on with --Run:Resume=latest --Run:Dir={_trainer.RunDirectory} (and the same settings)");
             return result;
         }
         // Every rank applied the same updates to the same weights; prove it once per run.

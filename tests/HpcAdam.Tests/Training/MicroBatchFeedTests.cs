@@ -19,7 +19,7 @@ public sealed class MicroBatchFeedTests
             if (i == 2)
                 feed.Plan(planned.Skip(2));   // the next step's, planned while this one is under way
             using MicroBatch microBatch = feed.Take();
-            Assert.That(microBatch.Input.data<float>().ToArray(), Is.EqualTo(microBatch.Indices.Select(index => 10f * index)));
+            Assert.That(microBatch.Inputs[0].data<float>().ToArray(), Is.EqualTo(microBatch.Indices.Select(index => 10f * index)));
             Assert.That(microBatch.Target.data<long>().ToArray(), Is.EqualTo(microBatch.Indices));
             taken.Add(microBatch.Indices);
         }
@@ -72,7 +72,7 @@ public sealed class MicroBatchFeedTests
         public int Calls => _calls;
         public long Count => 100;
 
-        public (Tensor Input, Tensor Target) MicroBatch(long[] indices)
+        public MicroBatchTensors MicroBatch(long[] indices)
         {
             Interlocked.Increment(ref _calls);
             if (FailAt is { } failing && indices.Contains(failing))
@@ -86,6 +86,6 @@ public sealed class MicroBatchFeedTests
     {
         public Tensor Kept { get; } = tensor(new[] { 1f, 2f });
         public long Count => 2;
-        public (Tensor Input, Tensor Target) MicroBatch(long[] indices) => (Kept, tensor(indices));
+        public MicroBatchTensors MicroBatch(long[] indices) => (Kept, tensor(indices));
     }
 }

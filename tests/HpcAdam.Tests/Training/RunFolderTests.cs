@@ -113,7 +113,7 @@ public sealed class RunFolderTests() : TemporaryDirectoryTest("hpcadam-folder-")
             Assert.That(full.ExitCode, Is.EqualTo(4), full.ToString());
             string line = full.Stderr.Split('\n').Single(text => text.StartsWith("hpcadam", StringComparison.Ordinal));
             Match said = Regex.Match(line,
-                @"^hpcadam train: the checkpoint of step (\d+) could not be saved \(No space left on device\) and nothing of it was kept; the newest whole checkpoint is (\S+): go on from it with --Resume=latest once there is room$");
+                @"^hpcadam train: the checkpoint of step (\d+) could not be saved \(No space left on device\) and nothing of it was kept; the newest whole checkpoint is (\S+): go on from it with --Run:Resume=latest once there is room$");
             Assert.That(said.Success, Is.True, line);
             long failedStep = long.Parse(said.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
             string[] left = Directory.GetDirectories(Path.Combine(run, "checkpoints")).Select(Path.GetFileName).Order().ToArray()!;
