@@ -20,25 +20,23 @@ public sealed record NpyHeader(ScalarType DType, IReadOnlyList<long> Shape, long
     /// <summary>Values in one row.</summary>
     public long RowElements => Shape.Skip(1).Aggregate(1L, (product, length) => checked(product * length));
 
-    public long RowBytes => checked(RowElements * ElementSize(DType));
+    public long RowBytes => checked(RowElements * Known(DType).Size);
 
     /// <summary>The bytes the data takes: the file's length is <see cref="DataOffset"/> plus this.</summary>
     public long DataBytes => checked(Rows * RowBytes);
 
     /// <summary>"uint8 [60000, 1, 28, 28]": the type and shape, for messages.</summary>
-    public override string ToString() => $"{s_types.Single(known => known.Type == DType).Name} [{string.Join(", ", Shape)}]";
+    public override string ToString() => $"{Known(DType).Name} [{string.Join(", ", Shape)}]";
 
     internal const string Remedy = "save it with numpy.save from a C-ordered float32, uint8 or int64 array, or with NpyFile.Write";
 
-    private static readonly (ScalarType Type, string Descr, string Name)[] s_types =
-        [(ScalarType.Float32, "<f4", "float32"), (ScalarType.Byte, "|u1", "uint8"), (ScalarType.Int64, "<i8", "int64")];
+    /// <summary>The types read and written: TorchSharp's, numpy's <c>descr</c> of it, its name in messages, its size in bytes.</summary>
+    private static readonly (ScalarType Type, string Descr, string Name, int Size)[] s_types =
+        [(ScalarType.Float32, "<f4", "float32", 4), (ScalarType.Byte, "|u1", "uint8", 1), (ScalarType.Int64, "<i8", "int64", 8)];
 
-    public static bool IsSupported(ScalarType type) => s_types.Any(known => known.Type == type);
+    internal static bool IsSupported(ScalarType type) => s_types.Any(known => known.Type == type);
 
-    /// <summary>numpy's name of the type: the <c>descr</c> a header holds.</summary>
-    internal static string Descr(ScalarType type) => s_types.Single(known => known.Type == type).Descr;
-
-    internal static int ElementSize(ScalarType type) => type == ScalarType.Byte ? 1 : type == ScalarType.Float32 ? 4 : 8;
+    private static (ScalarType Type, string Descr, string Name, int Size) Known(ScalarType type) => s_types.Single(known => known.Type == type);
 
     /// <summary>The header's dict as numpy writes it: the keys in order, room after the shape to grow it in place.</summary>
     internal static string Dict(ScalarType type, IReadOnlyList<long> shape)
@@ -46,7 +44,7 @@ public sealed record NpyHeader(ScalarType DType, IReadOnlyList<long> Shape, long
         string dimensions = shape.Count == 1 ? $"({shape[0]},)" : $"({string.Join(", ", shape)})";
         // numpy leaves 21 − (digits of the row count) spaces, so that appending rows can rewrite the shape in place.
         int growth = shape.Count == 0 ? 0 : 21 - shape[0].ToString(CultureInfo.InvariantCulture).Length;
-        return $"{{'descr': '{Descr(type)}', 'fortran_order': False, 'shape': {dimensions}, }}" + new string(' ', growth);
+        return $"{{'descr': '{Known(type).Descr}', 'fortran_order': False, 'shape': {dimensions}, }}" + new string(' ', growth);
     }
 
     /// <summary>The header's dict, read and checked; a problem is a <see cref="DataFileException"/> naming <paramref name="path"/>.</summary>
