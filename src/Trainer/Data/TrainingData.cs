@@ -36,6 +36,8 @@ internal sealed class TrainingData(IMicroBatchSource train, IMicroBatchSource te
         foreach ((string key, string path) in NpyPaths(data))
             if (string.IsNullOrWhiteSpace(path))
                 return $"{key} is not set: Data:Name={Npy} reads the training and the test set from four .npy files, inputs and targets";
+        if (data.Placement == "device")
+            return $"Data:Placement = device cannot hold Data:Name={Npy}, which is read from its files a micro-batch at a time: use auto or host";
         if (Numbers(data.PixelMean) is not { } means || means.Any(mean => !double.IsFinite(mean)))
             return $"Data:PixelMean = '{data.PixelMean}' must be comma-separated numbers, one for every channel or one for all, e.g. 0.1307";
         if (Numbers(data.PixelStd) is not { } stds || stds.Any(std => !(std > 0 && double.IsFinite(std))))

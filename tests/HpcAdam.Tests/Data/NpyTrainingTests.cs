@@ -40,6 +40,10 @@ public sealed class NpyTrainingTests() : TemporaryDirectoryTest("hpcadam-npy-tra
         AssertRefused(Settings(files).Where(setting => !setting.StartsWith("--Data:TestTargets", StringComparison.Ordinal)), "Data:TestTargets is not set");
     }
 
+    [Test]
+    public void AnNpySetIsNeverPlacedOnTheDeviceWhole() =>
+        AssertRefused([.. Settings(WriteSmallSet()), "--Data:Placement=device"], "Data:Placement = device");
+
     /// <summary>
     /// examples/mnist-mlp.json (2 epochs, 2 ranks) on MNIST saved as .npy by NpyFile.Write from the IDX files
     /// (uint8 images [N, 1, 28, 28]; int64 training labels, uint8 test labels) and with MNIST's pixel
