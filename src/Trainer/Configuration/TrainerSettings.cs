@@ -16,7 +16,7 @@ internal sealed class TrainerSettings : TrainingSettings
     public ProbeSettings Probe { get; set; } = new();
 
     public static readonly string[] Models = ["mlp", "cnn", "resnet18", "vit"];
-    public static readonly string[] DataSets = ["mnist", "fashion-mnist", "cifar10", "synthetic"];
+    public static readonly string[] DataSets = ["mnist", "fashion-mnist", "cifar10", "synthetic", TrainingData.Npy];
 
     public static SettingKeys Keys => SettingKeys.Of<TrainerSettings>();
 
@@ -41,7 +41,7 @@ internal sealed class TrainerSettings : TrainingSettings
             return $"Data:Name = '{settings.Data.Name}' is not a data set: use one of {string.Join(", ", DataSets)}";
         if (!ImageClassificationSet.Placements.Contains(settings.Data.Placement))
             return $"Data:Placement = '{settings.Data.Placement}' is not a placement: use one of {string.Join(", ", ImageClassificationSet.Placements)}";
-        return null;
+        return settings.Data.Name == TrainingData.Npy ? TrainingData.NpyProblem(settings.Data) : null;
     }
 
     public static int[]? HiddenWidths(string text)
@@ -78,7 +78,7 @@ internal sealed class ModelSettings
 
 internal sealed class DataSettings
 {
-    [Description("mnist, fashion-mnist, cifar10 or synthetic (generated, for runs without data files)")]
+    [Description("mnist, fashion-mnist, cifar10, synthetic (generated, for runs without data files) or npy (the four .npy files below)")]
     public string Name { get; set; } = "mnist";
 
     [Description("the folder scripts/fetch-data.sh fills")]
@@ -86,6 +86,24 @@ internal sealed class DataSettings
 
     [Description("where the training set lives on a GPU: device (gathered there), host (copied per micro-batch), auto (device when it takes under a quarter of the GPU's free memory)")]
     public string Placement { get; set; } = "auto";
+
+    [Description("npy: the training inputs, one sample a row: float32, or uint8 images [N, C, H, W] or [N, H, W]")]
+    public string TrainInputs { get; set; } = "";
+
+    [Description("npy: the training targets, one class label a row: uint8 or int64 [N]")]
+    public string TrainTargets { get; set; } = "";
+
+    [Description("npy: the test inputs, rows of the training inputs' type and shape")]
+    public string TestInputs { get; set; } = "";
+
+    [Description("npy: the test targets")]
+    public string TestTargets { get; set; } = "";
+
+    [Description("npy, uint8 inputs: each channel's mean after scaling to [0, 1], comma-separated, or one for all (MNIST: 0.1307)")]
+    public string PixelMean { get; set; } = "0";
+
+    [Description("npy, uint8 inputs: each channel's standard deviation after scaling to [0, 1] (MNIST: 0.3081)")]
+    public string PixelStd { get; set; } = "1";
 }
 
 internal sealed class SweepSettings

@@ -104,11 +104,7 @@ internal sealed class ImageClassificationSet : IMicroBatchSource, IDevicePlaceme
 
         using var rawImages = torch.tensor(pixels, [labels.Length, channels, height, width]);
         using var rawLabels = torch.tensor(labels, [labels.Length]);
-        using var mean = torch.tensor(statistics.Mean.ToArray(), [1, channels, 1, 1], ScalarType.Float32);
-        using var std = torch.tensor(statistics.Std.ToArray(), [1, channels, 1, 1], ScalarType.Float32);
-        // In place on the float copy: one [N, C, H, W] buffer, not three.
-        Tensor images = rawImages.to_type(ScalarType.Float32).div_(255).sub_(mean).div_(std);
-        return new ImageClassificationSet(images, rawLabels.to_type(ScalarType.Int64));
+        return new ImageClassificationSet(statistics.Normalise(rawImages), rawLabels.to_type(ScalarType.Int64));
     }
 
     public void Dispose()

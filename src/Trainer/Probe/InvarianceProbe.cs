@@ -19,7 +19,7 @@ namespace HpcAdam.Trainer.Probe;
 /// micro-batches (k ≡ rank mod P) and one all-reduce sums [S1 | S2 | buffers], exactly as training does.
 /// </summary>
 internal sealed class InvarianceProbe(ICommunicator communicator, TrainerSettings settings, int[] kappas, double[] learningRates,
-    ImageClassificationSet data)
+    TrainingData data)
 {
     /// <summary>The relative weight discrepancy of one (optimizer, rule, base learning rate, κ).</summary>
     public sealed record Run(string Optimizer, string Scaling, double LearningRate, int Kappa, double Discrepancy);
@@ -30,7 +30,7 @@ internal sealed class InvarianceProbe(ICommunicator communicator, TrainerSetting
     public int MaxKappa => kappas[^1];
 
     /// <summary>The training split the probe draws from, once every key it reads is checked; throws <see cref="SettingsException"/> naming the first problem.</summary>
-    public static ImageClassificationSet Check(TrainerSettings settings, int[] kappas)
+    public static TrainingData Check(TrainerSettings settings, int[] kappas)
     {
         string? problem = TrainerSettings.ModelAndDataProblem(settings)
             ?? (settings.Probe.MicroBatches < 1 || kappas.Any(kappa => settings.Probe.MicroBatches % kappa != 0)
@@ -40,7 +40,7 @@ internal sealed class InvarianceProbe(ICommunicator communicator, TrainerSetting
             ?? SettingsValidation.OptimizerProblem(() => SettingsValidation.Hyperparameters(settings.Optimizer).Validate());
         if (problem is not null)
             throw new SettingsException(problem);
-        var data = ImageClassificationSet.Load(settings.Data.Name, settings.Data.Dir, train: true, settings.Train.Seed);
+        var data = TrainingData.Load(settings);
         if (ModelFactory.Problem(settings.Model, data.Shape) is { } modelProblem)
             throw new SettingsException(modelProblem);
         return data;
@@ -50,13 +50,13 @@ internal sealed class InvarianceProbe(ICommunicator communicator, TrainerSetting
     {
         using var scope = NewDisposeScope();
         manual_seed(settings.Train.Seed);
-        nn.Module<Tensor, Tensor> model = ModelFactory.Create(settings.Model, data.Shape, ImageClassificationSet.ClassCount);
+        nn.Module<Tensor, Tensor> model = ModelFactory.Create(settings.Model, data.Shape, data.Classes);
         using var replica = new ModelReplica(model, inputs => model.call(inputs[0]), (output, target) => nn.functional.cross_entropy(output, target));
         FlatParameters parameters = replica.Parameters;
         replica.TakeRankZeros(communicator);
         using Tensor initial = parameters.Weights.clone();
         using var sums = new StepBuffer(parameters.Count, replica.Buffers.Count, rank: 0, ranks: 1);
-        var stream = new MicroBatchStream(data.Count, settings.Batch.MicroBatchSize, settings.Train.Seed);
+        var stream = new MicroBatchStream(data.Train.Count, settings.Batch.MicroBatchSize, settings.Train.Seed);
         int warmup = settings.Probe.Warmup, microBatches = settings.Probe.MicroBatches;
 
         var runs = new List<Run>();
@@ -100,7 +100,7 @@ internal sealed class InvarianceProbe(ICommunicator communicator, TrainerSetting
                 sums.Clear();
                 for (int k = communicator.Rank; k < kappa; k += communicator.Size)
                 {
-                    using MicroBatch microBatch = MicroBatch.Gather(data, stream.Indices(step + k), CPU);
+                    using MicroBatch microBatch = MicroBatch.Gather(data.Train, stream.Indices(step + k), CPU);
                     replica.AddMicroBatch(sums, microBatch, k, kappa);
                 }
                 sums.Reduce(communicator, stopRequested: false);

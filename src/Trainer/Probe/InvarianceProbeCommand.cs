@@ -30,7 +30,7 @@ internal static class InvarianceProbeCommand
                 FileInfo? output = parsed.GetValue(json);
                 if (output is { Directory.Exists: false })
                     throw new SettingsException($"--json {output.FullName}: the folder {output.DirectoryName} does not exist");
-                ImageClassificationSet data = InvarianceProbe.Check(settings, kappas);
+                TrainingData data = InvarianceProbe.Check(settings, kappas);
                 return DataParallelJob.Run(communicator => Run(communicator, new InvarianceProbe(communicator, settings, kappas, lrs, data), output));
             },
             json);

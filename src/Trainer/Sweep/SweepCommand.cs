@@ -36,7 +36,7 @@ internal static class SweepCommand
         foreach (SweepRun run in plan.Runs)
             if (plan.SettingsOf(run).Problem() is { } problem)
                 throw new SettingsException($"the run {run.Name}: {problem}");
-        ImageClassificationSet.Load(settings.Data.Name, settings.Data.Dir, train: true, settings.Train.Seed);
+        TrainingData.Load(settings).Dispose();
         if (FolderProblem(plan) is { } folder)
             throw new SettingsException(folder);
         return plan;

@@ -39,23 +39,20 @@ internal static class TrainCommand
     {
         if (settings.Problem() is { } problem)
             throw new SettingsException(problem);
-        var train = ImageClassificationSet.Load(settings.Data.Name, settings.Data.Dir, train: true, settings.Train.Seed);
-        train.Placement = settings.Data.Placement;
-        var test = ImageClassificationSet.Load(settings.Data.Name, settings.Data.Dir, train: false, settings.Train.Seed);
-        if (ModelFactory.Problem(settings.Model, train.Shape) is { } modelProblem)
+        var data = TrainingData.Load(settings);
+        if (ModelFactory.Problem(settings.Model, data.Shape) is { } modelProblem)
             throw new SettingsException(modelProblem);
         try
         {
-            var trainer = new DataParallelTrainer(() => ModelFactory.Create(settings.Model, train.Shape, ImageClassificationSet.ClassCount), train, settings)
+            var trainer = new DataParallelTrainer(() => ModelFactory.Create(settings.Model, data.Shape, data.Classes), data.Train, settings)
             {
-                Evaluate = Evaluation.Classification(test),
+                Evaluate = Evaluation.Classification(data.Test),
             };
-            return new BuiltInJob(trainer, train, test);
+            return new BuiltInJob(trainer, data);
         }
         catch (SettingsException)
         {
-            train.Dispose();
-            test.Dispose();
+            data.Dispose();
             throw;
         }
     }
@@ -83,12 +80,11 @@ internal static class TrainCommand
 }
 
 /// <summary>A trainer over a built-in model and data set, which owns their native memory: a sweep prepares one after another in one process.</summary>
-internal sealed record BuiltInJob(DataParallelTrainer Trainer, ImageClassificationSet Train, ImageClassificationSet Test) : IDisposable
+internal sealed record BuiltInJob(DataParallelTrainer Trainer, TrainingData Data) : IDisposable
 {
     public void Dispose()
     {
-        Train.Dispose();
-        Test.Dispose();
+        Data.Dispose();
         Trainer.Dispose();
     }
 }

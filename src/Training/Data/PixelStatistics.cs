@@ -1,12 +1,18 @@
-namespace HpcAdam.Trainer.Data;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace HpcAdam.Training;
 
 /// <summary>
 /// The per-channel mean and standard deviation of a data set's training pixels, scaled to [0, 1]:
 /// channel c is normalised as (x / 255 − Mean[c]) / Std[c] so that a model sees inputs of mean 0
 /// and std 1. A grey-scale set has one channel, a colour set three (red, green, blue).
 /// </summary>
-internal sealed class PixelStatistics
+public sealed class PixelStatistics
 {
+    /// <summary>Mean 0, std 1: pixels only scaled to [0, 1].</summary>
+    public static readonly PixelStatistics UnitInterval = new(0, 1);
+
     /// <summary>The values torchvision's MNIST examples use.</summary>
     public static readonly PixelStatistics Mnist = new(0.1307, 0.3081);
 
@@ -39,4 +45,24 @@ internal sealed class PixelStatistics
     public IReadOnlyList<double> Mean { get; }
     public IReadOnlyList<double> Std { get; }
     public int Channels => Mean.Count;
+
+    /// <summary>
+    /// uint8 pixels [N, C, …] as float32 (x / 255 − Mean[c]) / Std[c], c the channel (axis 1); the
+    /// statistics of one channel apply to every value. Every built-in set and every .npy source
+    /// normalise through here, so the same bytes give the same floats whichever file they came from.
+    /// </summary>
+    public Tensor Normalise(Tensor pixels)
+    {
+        long[] shape = [.. Enumerable.Repeat(1L, (int)pixels.dim())];
+        if (Channels > 1)
+        {
+            if (pixels.dim() < 2 || pixels.shape[1] != Channels)
+                throw new ArgumentException($"pixels of shape [{string.Join(", ", pixels.shape)}] have no {Channels} channels on axis 1", nameof(pixels));
+            shape[1] = Channels;
+        }
+        using var mean = torch.tensor(Mean.ToArray(), shape, ScalarType.Float32);
+        using var std = torch.tensor(Std.ToArray(), shape, ScalarType.Float32);
+        // In place on the float copy: one buffer, not three.
+        return pixels.to_type(ScalarType.Float32).div_(255).sub_(mean).div_(std);
+    }
 }
