@@ -3,11 +3,11 @@ using TorchSharp;
 namespace HpcAdam.Optim;
 
 /// <summary>
-/// Clipping of a step's mean gradient ḡ = S1/κ to a global L2 norm c (docs/ALGORITHMS.md, "Gradient
-/// clipping"): s = min(1, c/‖ḡ‖), then S1 ← s·S1 and S2 ← s²·S2, which are the sums of the micro-batch
-/// gradients s·g_k, so m and v both see the clipped gradients, as after PyTorch's clip_grad_norm_.
-/// Applied after the all-reduce to the reduced sums, from a norm every rank computed from the same
-/// bytes, it is the same on every rank without communication.
+/// Clipping of a step's mean gradient ḡ = S1/κ to a global L2 norm c
+/// (docs/ALGORITHMS.md, "Gradient clipping"): s = min(1, c/‖ḡ‖), then S1 ← s·S1 and S2 ← s²·S2,
+/// the sums of the micro-batch gradients s·g_k, so that m and v both see the clipped gradients,
+/// as after PyTorch's clip_grad_norm_. Applied after the all-reduce to the reduced sums, from a
+/// norm every rank computed from the same bytes, it is the same on every rank without communication.
 /// </summary>
 public static class GradientClipping
 {
