@@ -47,9 +47,6 @@ public sealed record LearningRateSchedule(
     long StepSamples = 0,
     double StepFactor = 0.1)
 {
-    /// <summary>η as given, at every sample.</summary>
-    public static LearningRateSchedule Constant { get; } = new(ScheduleKind.Constant);
-
     /// <summary>Throws <see cref="HyperparameterException"/> naming the first value that cannot work.</summary>
     public void Validate()
     {
