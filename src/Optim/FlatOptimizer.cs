@@ -40,22 +40,34 @@ public sealed class FlatOptimizer : IDisposable
     internal bool UseTensorOperations { get; set; }
 
     /// <summary>
-    /// The hyperparameters a step of <paramref name="kappa"/> micro-batches uses. AdaGrad and
-    /// AdaGrad-Norm have no EMA rates and scale only η.
+    /// The hyperparameters a step of <paramref name="kappa"/> micro-batches uses, at <paramref name="scheduleFactor"/>
+    /// f̄ ∈ [0, 1] of a <see cref="LearningRateSchedule"/>: η' = f̄·η·(the rule's factor), γ' as the rule gives them.
+    /// AdaGrad and AdaGrad-Norm have no EMA rates and scale only η.
     /// </summary>
-    public AdamHyperparameters EffectiveHyperparameters(int kappa) => Kind.IsAdam()
-        ? HyperparameterScaling.Scale(Reference, Rule, kappa, ReferenceKappa, ScaleEpsilon)
-        : Reference with { LearningRate = Reference.LearningRate * HyperparameterScaling.LearningRateFactor(Rule, kappa, ReferenceKappa) };
+    public AdamHyperparameters EffectiveHyperparameters(int kappa, double scheduleFactor = 1)
+    {
+        if (!(scheduleFactor >= 0 && scheduleFactor <= 1))
+            throw new ArgumentOutOfRangeException(nameof(scheduleFactor), scheduleFactor, "a schedule's factor on η lies in [0, 1]");
+        AdamHyperparameters scaled = Kind.IsAdam()
+            ? HyperparameterScaling.Scale(Reference, Rule, kappa, ReferenceKappa, ScaleEpsilon)
+            : Reference with { LearningRate = Reference.LearningRate * HyperparameterScaling.LearningRateFactor(Rule, kappa, ReferenceKappa) };
+        // The schedule moves η alone: γ1 and γ2 are rates per micro-batch of data, which a schedule of the step size
+        // along the samples leaves as they are (docs/ALGORITHMS.md, "Learning-rate schedules"). Applied after the rule,
+        // which checks η at f̄ = 1, so that f̄ = 0 (a schedule ended at 0) is a step that moves m and v but not w.
+        return scaled with { LearningRate = scaled.LearningRate * scheduleFactor };
+    }
 
     /// <summary>
     /// One step from the sums over <paramref name="kappa"/> micro-batches. <paramref name="squaredGradientSum"/>
     /// is needed by BSI-Adam only. The hyperparameters are scaled for <paramref name="hyperparameterKappa"/>,
     /// by default κ itself; an adaptive batch size that holds η' and γ' fixed (AdAdaGrad's practice)
-    /// passes the κ they were set for. Returns the hyperparameters the step used. The state (c1, c2,
+    /// passes the κ they were set for. <paramref name="scheduleFactor"/> is a <see cref="LearningRateSchedule"/>'s
+    /// f̄ for this step. Returns the hyperparameters the step used. The state (c1, c2,
     /// AdaGrad-Norm's sum, the step count) changes only once the kernel has run, so a step that throws
     /// leaves the optimizer as it was.
     /// </summary>
-    public AdamHyperparameters Step(torch.Tensor gradientSum, torch.Tensor? squaredGradientSum, int kappa, int? hyperparameterKappa = null)
+    public AdamHyperparameters Step(torch.Tensor gradientSum, torch.Tensor? squaredGradientSum, int kappa, int? hyperparameterKappa = null,
+        double scheduleFactor = 1)
     {
         if (Kind == OptimizerKind.MicroAdam && kappa != 1)
             throw new ArgumentException($"micro-adam applies one micro-batch per step (Alg. 1), so κ must be 1, not {kappa}", nameof(kappa));
@@ -64,8 +76,8 @@ public sealed class FlatOptimizer : IDisposable
             RequireLike(squaredGradientSum ?? throw new ArgumentNullException(nameof(squaredGradientSum), "BSI-Adam needs S2, the sum of squared micro-batch gradients"),
                 "the squared-gradient sum S2");
 
-        // 1. Scale: η' and γ' for this step's κ (docs/ALGORITHMS.md, "Scaling rules").
-        AdamHyperparameters effective = EffectiveHyperparameters(hyperparameterKappa ?? kappa);
+        // 1. Scale: η' and γ' for this step's κ (docs/ALGORITHMS.md, "Scaling rules") and η' for its place in the schedule.
+        AdamHyperparameters effective = EffectiveHyperparameters(hyperparameterKappa ?? kappa, scheduleFactor);
         // 2. Bias corrections: c_t = c_{t−1}·(1 − γ'), so m̂ = m/(1 − c1) and v̂ = v/(1 − c2) hold for any sequence of κ.
         (double c1, double c2) = Kind.IsAdam() ? (State.C1 * (1 - effective.Gamma1), State.C2 * (1 - effective.Gamma2)) : (State.C1, State.C2);
         // 3. The kernel: m, v and w in one pass over host memory, one fused kernel on a GPU, or a few whole-buffer operations.

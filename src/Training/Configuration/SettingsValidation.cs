@@ -17,10 +17,18 @@ internal static class SettingsValidation
         [nameof(AdamHyperparameters.Gamma2)] = "Optimizer:Gamma2",
         [nameof(AdamHyperparameters.Epsilon)] = "Optimizer:Eps",
         [nameof(AdamHyperparameters.WeightDecay)] = "Optimizer:WeightDecay",
+        [nameof(LearningRateSchedule.WarmupSamples)] = "Optimizer:WarmupSamples",
+        [nameof(LearningRateSchedule.ScheduleSamples)] = "Optimizer:ScheduleSamples",
+        [nameof(LearningRateSchedule.LrEndFactor)] = "Optimizer:LrEndFactor",
+        [nameof(LearningRateSchedule.StepSamples)] = "Optimizer:StepSamples",
+        [nameof(LearningRateSchedule.StepFactor)] = "Optimizer:StepFactor",
     };
 
     /// <summary>Optimizer:Scaling's names, in the order of <see cref="ScalingRule"/>.</summary>
     public static readonly string[] ScalingRules = ["linear", "sqrt", "none"];
+
+    /// <summary>Optimizer:Schedule's names, in the order of <see cref="ScheduleKind"/>.</summary>
+    public static readonly string[] Schedules = ["constant", "cosine", "linear", "step"];
 
     /// <summary>The first problem, naming its key; null when the settings can run.</summary>
     public static string? Problem(TrainingSettings settings)
@@ -61,6 +69,8 @@ internal static class SettingsValidation
             return $"Optimizer:Scaling = '{settings.Optimizer.Scaling}' is not a scaling rule: use one of {string.Join(", ", ScalingRules)}";
         if (kind == OptimizerKind.MicroAdam && settings.Batch.Kappa != 1)
             return $"Optimizer:Name = micro-adam applies one micro-batch per step: set Batch:Kappa = 1, not {settings.Batch.Kappa}";
+        if (ScheduleProblem(settings) is { } schedule)
+            return schedule;
         int referenceKappa = settings.Optimizer.ReferenceKappa == 0 ? settings.Batch.Kappa : settings.Optimizer.ReferenceKappa;
         return OptimizerProblem(() =>
         {
@@ -72,6 +82,29 @@ internal static class SettingsValidation
         });
     }
 
+    /// <summary>
+    /// Optimizer:Schedule and its values, and Optimizer:ClipNorm. A run of Train:Steps has its length in samples
+    /// here; one of Train:Epochs only once the data is known, when <see cref="DataParallelTrainer"/> checks the
+    /// schedule's horizon again.
+    /// </summary>
+    private static string? ScheduleProblem(TrainingSettings settings)
+    {
+        OptimizerSettings optimizer = settings.Optimizer;
+        if (!Schedules.Contains(optimizer.Schedule.Trim().ToLowerInvariant()))
+            return $"Optimizer:Schedule = '{optimizer.Schedule}' is not a schedule: use one of {string.Join(", ", Schedules)}";
+        if (optimizer.ScheduleSamples < 0)
+            return $"Optimizer:ScheduleSamples = {optimizer.ScheduleSamples} must be 0 (the run's length) or more";
+        if (!(optimizer.ClipNorm >= 0) || double.IsInfinity(optimizer.ClipNorm))
+            return $"Optimizer:ClipNorm = {optimizer.ClipNorm.ToString(CultureInfo.InvariantCulture)} must be 0 (off) or a positive finite number";
+        long runSamples = settings.Train.Steps > 0 ? settings.Train.Steps * settings.Batch.Kappa * settings.Batch.MicroBatchSize : long.MaxValue;
+        return OptimizerProblem(Schedule(optimizer, runSamples).Validate);
+    }
+
+    /// <summary>Optimizer:Schedule for a run of <paramref name="runSamples"/> samples, its horizon where Optimizer:ScheduleSamples is 0.</summary>
+    public static LearningRateSchedule Schedule(OptimizerSettings optimizer, long runSamples) =>
+        new((ScheduleKind)Array.IndexOf(Schedules, optimizer.Schedule.Trim().ToLowerInvariant()), optimizer.WarmupSamples,
+            optimizer.ScheduleSamples > 0 ? optimizer.ScheduleSamples : runSamples, optimizer.LrEndFactor, optimizer.StepSamples, optimizer.StepFactor);
+
     /// <summary>The hyperparameter <paramref name="check"/> refuses, as one line naming its configuration key; null when it passes.</summary>
     public static string? OptimizerProblem(Action check)
     {
@@ -82,7 +115,7 @@ internal static class SettingsValidation
         }
         catch (HyperparameterException error)
         {
-            return $"{s_optimizerKeys[error.ParamName!]} = {error.Value.ToString("G6", CultureInfo.InvariantCulture)} {error.Reason}";
+            return $"{s_optimizerKeys[error.ParamName!]} = {error.Value.ToString(CultureInfo.InvariantCulture)} {error.Reason}";
         }
     }
 

@@ -65,6 +65,27 @@ public sealed class OptimizerSettings
 
     [Description("the κ Lr, Gamma1 and Gamma2 are given at; 0 = Batch:Kappa")]
     public int ReferenceKappa { get; set; }
+
+    [Description("η along the samples seen, after WarmupSamples: constant, cosine, linear or step")]
+    public string Schedule { get; set; } = "constant";
+
+    [Description("samples of a linear warm-up of η from 0; 0 = none")]
+    public long WarmupSamples { get; set; }
+
+    [Description("the sample where cosine and linear reach LrEndFactor·Lr; 0 = the run's length")]
+    public long ScheduleSamples { get; set; }
+
+    [Description("η at the end of cosine and linear, as a fraction of Lr")]
+    public double LrEndFactor { get; set; }
+
+    [Description("step: samples between drops of η")]
+    public long StepSamples { get; set; }
+
+    [Description("step: η's factor at each drop")]
+    public double StepFactor { get; set; } = 0.1;
+
+    [Description("clip the step's mean gradient S1/κ to this L2 norm (S1 by s, S2 by s²); 0 = off")]
+    public double ClipNorm { get; set; }
 }
 
 public sealed class TrainSettings

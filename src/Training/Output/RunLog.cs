@@ -43,11 +43,12 @@ internal sealed class RunLog : IDisposable
     {
         if (_folder is null)
             return;
-        (int kappa, int microBatchSize, AdamHyperparameters used, double loss, GradientStatistics statistics, double? noiseScale, TestVerdict verdict, float[] peakMiB) = report;
+        (int kappa, int microBatchSize, AdamHyperparameters used, double lrFactor, double? clipScale, double loss, GradientStatistics statistics,
+            double? noiseScale, TestVerdict verdict, float[] peakMiB) = report;
         _folder.Metrics(new JsonLine().Add("event", "step").Add("step", step).Add("samples", counters.Samples).Add("kappa", kappa)
-            .Add("batch_size", (long)kappa * microBatchSize).Add("lr", used.LearningRate)
+            .Add("batch_size", (long)kappa * microBatchSize).Add("lr", used.LearningRate).Add("lr_factor", lrFactor)
             .Add("gamma1", _adam ? used.Gamma1 : null).Add("gamma2", _adam ? used.Gamma2 : null)
-            .Add("loss", loss).Add("grad_norm", statistics.GradNorm).Add("grad_var", statistics.Variance)
+            .Add("loss", loss).Add("grad_norm", statistics.GradNorm).Add("clip_scale", clipScale).Add("grad_var", statistics.Variance)
             .Add("grad_sq_norm", statistics.TrueSquaredNorm).Add("trace_sigma", statistics.TraceSigma)
             .Add("noise_scale", noiseScale).Add("noise_scale_raw", statistics.NoiseScale)
             .Add("test_kappa", verdict.RequestedKappa).Add("inner_product_kappa", verdict.InnerProductKappa)
@@ -57,7 +58,8 @@ internal sealed class RunLog : IDisposable
         if (verdict.Change is { } change)
             _folder.Metrics(new JsonLine().Add("event", "kappa_change").Add("step", change.Step).Add("old", change.Old).Add("new", change.New)
                 .Add("test", change.Test).Add("statistic", change.Statistic));
-        _tensorBoard?.Add(step, [("loss", loss), ("lr", used.LearningRate), ("kappa", kappa), ("noise_scale", noiseScale)]);
+        _tensorBoard?.Add(step, [("loss", loss), ("lr", used.LearningRate), ("lr_factor", lrFactor), ("kappa", kappa), ("noise_scale", noiseScale),
+            ("clip_scale", clipScale)]);
     }
 
     /// <summary>The progress line (or bar) after a step that left <paramref name="done"/> of the run behind.</summary>
@@ -99,6 +101,9 @@ internal sealed class RunLog : IDisposable
     }
 }
 
-/// <summary>What a step reports beyond the counters: its κ and micro-batch size, the hyperparameters it used, its mean loss, statistics, test verdict and each rank's peak memory.</summary>
-internal sealed record StepReport(int Kappa, int MicroBatchSize, AdamHyperparameters Used, double Loss, GradientStatistics Statistics,
-    double? NoiseScale, TestVerdict Verdict, float[] PeakResidentMiB);
+/// <summary>
+/// What a step reports beyond the counters: its κ and micro-batch size, the hyperparameters it used and the schedule's
+/// factor in their η', the clipping scale (null when off or skipped), its mean loss, statistics, test verdict and each rank's peak memory.
+/// </summary>
+internal sealed record StepReport(int Kappa, int MicroBatchSize, AdamHyperparameters Used, double LrFactor, double? ClipScale, double Loss,
+    GradientStatistics Statistics, double? NoiseScale, TestVerdict Verdict, float[] PeakResidentMiB);

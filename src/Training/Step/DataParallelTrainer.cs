@@ -70,6 +70,9 @@ public sealed class DataParallelTrainer : IDisposable
             Require($"Train:Epochs = {settings.Train.Epochs} of {microBatchesPerEpoch} micro-batches is not one step of Batch:Kappa = {kappa}; raise Train:Epochs or set Train:Steps");
         MaxKappa = settings.Adaptive.MaxKappa > 0 ? settings.Adaptive.MaxKappa : (int)Math.Min(int.MaxValue, Math.Max(kappa, microBatchesPerEpoch));
         Require(SettingsValidation.ScalableProblem(settings, MaxKappa));
+        // A schedule's horizon by default: the samples of Train:Epochs, or of Train:Steps at the first κ.
+        Schedule = SettingsValidation.Schedule(settings.Optimizer, (MicroBatchBudget != long.MaxValue ? MicroBatchBudget : TotalSteps * kappa) * microBatchSize);
+        Require(SettingsValidation.OptimizerProblem(Schedule.Validate));
 
         RunDirectory = settings.Run.Dir.Length > 0 ? settings.Run.Dir : RunDirectoryOf(Resume) ?? RunFolder.Default();
         Require(RunFolder.Problem(RunDirectory, resuming: Resume is not null));
@@ -121,6 +124,9 @@ public sealed class DataParallelTrainer : IDisposable
 
     /// <summary>The largest κ an adaptive batch may grow to.</summary>
     public int MaxKappa { get; }
+
+    /// <summary>η's factor along the samples seen (Optimizer:Schedule), with this run's horizon.</summary>
+    public LearningRateSchedule Schedule { get; }
 
     internal TrainingSettings Settings => _settings;
     internal ScalarType Precision => _precision;

@@ -6,9 +6,9 @@ using static TorchSharp.torch;
 namespace HpcAdam.Training;
 
 /// <summary>
-/// Where each step's time goes: compute (gather, forward, backward, S1/S2 accumulation),
-/// communication (the one all-reduce), optimizer, statistics (gradient statistics, noise scale,
-/// the batch-size test) and other (metrics, progress). Evaluation and checkpoints fall between
+/// Where each step's time goes, in the step's order: compute (gather, forward, backward, S1/S2
+/// accumulation), communication (the one all-reduce), statistics (gradient statistics, noise scale,
+/// the batch-size test), optimizer (clipping and the update) and other (metrics, progress). Evaluation and checkpoints fall between
 /// steps and are not counted, so throughput is of training alone.
 /// <para>On the CPU the phases are the host's clock. On a GPU the host only queues work and the
 /// next synchronisation absorbs it, so the phases are read from CUDA events recorded on the
@@ -57,9 +57,9 @@ internal sealed class StepTimings : IDisposable
 
     public void CommunicationDone() => Mark(2);
 
-    public void OptimizerDone() => Mark(3);
+    public void StatisticsDone() => Mark(3);
 
-    public void StatisticsDone() => Mark(4);
+    public void OptimizerDone() => Mark(4);
 
     /// <summary>The step is over, with <paramref name="samples"/> samples over all ranks: its phases are read and counted.</summary>
     public void StepDone(long samples)
@@ -70,7 +70,7 @@ internal sealed class StepTimings : IDisposable
         else
             for (int i = 0; i + 1 < Marks; i++)
                 _intervals[i] = _hostMarks[i + 1] - _hostMarks[i];
-        Last = new PhaseTimes(_intervals[0], _intervals[1], _intervals[2], _intervals[3], _intervals[4]);
+        Last = new PhaseTimes(Compute: _intervals[0], Communication: _intervals[1], Statistics: _intervals[2], Optimizer: _intervals[3], Other: _intervals[4]);
         double hostMs = _hostMarks[5] - _hostMarks[0];
         _sums += Last;
         _stepTotal += hostMs;

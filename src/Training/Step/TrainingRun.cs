@@ -71,7 +71,7 @@ internal sealed class TrainingRun : IDisposable
 
             // Draw: this step is micro-batches [cursor, cursor + κ) of the global stream; this rank takes k ≡ rank (mod P),
             // planned at the end of the step before. Each is forward and backward from the step's starting weights and
-            // buffers, accumulated as S1 += g, S2 += g⊙g.
+            // buffers, accumulated as S1 += g, S2 += g⊙g (each weighed by its loss units where the source gives them).
             _buffer.Clear();
             for (int k = _communicator.Rank; k < kappa; k += _communicator.Size)
             {
@@ -88,19 +88,23 @@ internal sealed class TrainingRun : IDisposable
                 _buffer.Reduce(_communicator, _signals.Received is not null);
             _clock.CommunicationDone();
 
-            // The optimizer, identical on every rank; a non-finite value on any rank skips the step on all of them.
+            // Statistics of the sums as the data gave them (before clipping): the gradient noise scale and the batch-size
+            // test, with no more communication. A non-finite value on any rank skips the step on all of them.
             bool skipped = _buffer.AnyNonFinite;
-            AdamHyperparameters used = skipped
-                ? _optimizer.EffectiveHyperparameters(heldKappa ?? kappa)
-                : _optimizer.Step(_buffer.S1, _buffer.S2, kappa, heldKappa);
-            _replica.EndStep(_buffer, skipped);
-            _faults.AfterOptimizer(step, parameters);
-            _clock.OptimizerDone();
-
-            // Statistics of the same sums: the gradient noise scale and the batch-size test, with no more communication.
             GradientStatistics statistics = GradientStatistics.Measure(_buffer.S1, _buffer.S2, kappa, microBatchSize);
             TestVerdict verdict = skipped ? TestVerdict.Untested : _controller.AfterStep(step, statistics, _buffer);
             _clock.StatisticsDone();
+
+            // The optimizer, identical on every rank: the sums clipped to Optimizer:ClipNorm by the norm just measured,
+            // and η at the place of this step's micro-batches in the schedule.
+            double? clipScale = skipped ? null : GradientClipping.Apply(_buffer.S1, _buffer.S2, statistics.GradNorm, _settings.Optimizer.ClipNorm);
+            double lrFactor = _trainer.Schedule.Factor(counters.MicroBatchesConsumed, kappa, microBatchSize);
+            AdamHyperparameters used = skipped
+                ? _optimizer.EffectiveHyperparameters(heldKappa ?? kappa, lrFactor)
+                : _optimizer.Step(_buffer.S1, _buffer.S2, kappa, heldKappa, lrFactor);
+            _replica.EndStep(_buffer, skipped);
+            _faults.AfterOptimizer(step, parameters);
+            _clock.OptimizerDone();
 
             // Log, check, evaluate, checkpoint; then the last step ends the run, a signal stops it.
             counters.Count(_buffer, kappa);
@@ -108,7 +112,7 @@ internal sealed class TrainingRun : IDisposable
             // The next step's micro-batches are gathered (Train:Prefetch) while this one reports, evaluates and checkpoints.
             if (!last && !stopping)
                 _feed.Plan(ThisRanksMicroBatches(counters.MicroBatchesConsumed, _controller.Kappa));
-            Report(step, counters, last, new StepReport(kappa, microBatchSize, used, _buffer.MeanLoss, statistics,
+            Report(step, counters, last, new StepReport(kappa, microBatchSize, used, lrFactor, clipScale, _buffer.MeanLoss, statistics,
                 _controller.Noise.Value, verdict, _buffer.PeakResidentMiB));
             if (last || Due(_settings.Eval.Every, step))
                 metrics = Evaluate(step, counters.Samples);

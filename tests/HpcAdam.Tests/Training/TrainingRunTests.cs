@@ -10,7 +10,7 @@ public sealed class TrainingRunTests() : TemporaryDirectoryTest("hpcadam-train-"
 {
     private static readonly string s_dataDir = Path.Combine(ChildProcess.RepoRoot, "data");
     private static readonly string[] s_stepFields =
-        ["step", "samples", "kappa", "batch_size", "lr", "gamma1", "gamma2", "loss", "grad_norm", "grad_var", "grad_sq_norm", "trace_sigma",
+        ["step", "samples", "kappa", "batch_size", "lr", "lr_factor", "gamma1", "gamma2", "loss", "grad_norm", "clip_scale", "grad_var", "grad_sq_norm", "trace_sigma",
          "noise_scale", "noise_scale_raw", "test_kappa", "skipped", "compute_ms", "comm_ms", "optim_ms", "stats_ms"];
 
     [SetUp]
