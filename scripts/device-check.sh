@@ -9,7 +9,8 @@
 #                                           symbols TorchSharp needs, doctor, a CUDA step against the
 #                                           CPU step on the same micro-batches (fused GPU kernels, then
 #                                           the tensor operations), NCCL on 1 rank (and 2 where mpirun
-#                                           exists), a table of step times, and `hpcadam bench step`
+#                                           exists), a cosine schedule with clipping, a table of step
+#                                           times, and `hpcadam bench step`
 #                                           against the machine's PyTorch
 #
 # Bounded: every command has a timeout, the whole run stays under 8 minutes. It writes only under
@@ -92,6 +93,13 @@ run() {
   $t "$bin" "${common[@]}" --Train:Steps=50 --Device:Name=cuda --Train:Precision=bfloat16 --Run:Dir=runs/bf16-50 | tail -1 \
     || failures=$((failures + 1))
   compare runs/cpu-50 runs/bf16-50 1 || true   # how far bfloat16's 50 steps end from float32's: a figure, no bound
+
+  echo "== a cosine schedule with warm-up and gradient clipping, 50 steps on the CPU and with NCCL on the GPU"
+  local scheduled=(--Optimizer:Schedule=cosine --Optimizer:WarmupSamples=640 --Optimizer:ClipNorm=0.5)
+  $t "$bin" "${common[@]}" "${scheduled[@]}" --Train:Steps=50 --Device:Name=cpu --Run:Dir=runs/cpu-cosine-50 | tail -1 || failures=$((failures + 1))
+  $t "$bin" "${common[@]}" "${scheduled[@]}" --Train:Steps=50 --Device:Name=cuda --Collectives:Backend=nccl --Run:Dir=runs/nccl-cosine-50 | tail -1 \
+    || failures=$((failures + 1))
+  compare runs/cpu-cosine-50 runs/nccl-cosine-50 1e-3 || failures=$((failures + 1))
 
   if command -v mpirun >/dev/null; then
     echo "== 2 ranks on the one GPU: MPI staged through the host; the progress line's peak memory against summary.json"
