@@ -28,8 +28,9 @@ public sealed class ExampleProjectTests() : TemporaryDirectoryTest("hpcadam-exam
             Is.EquivalentTo(new[] { "HpcAdam.Optim", "HpcAdam.Collectives", "HpcAdam.Training" }.Select(name => $"{name}.{_version}.nupkg")));
     }
 
-    [TestCase("sequence-classifier", "SequenceClassifier", 0.8, TestName = "TheWaveformExampleBuiltFromThePackagesTrainsOn2RanksAndResumesBitIdentically")]
-    [TestCase("token-tagger", "TokenTagger", 0.9, TestName = "TheTokenTaggerOfTwoInputsBuiltFromThePackagesTrainsOn2RanksAndResumesBitIdentically")]
+    // The accuracies after 30 steps, measured: 100% and 95.6% (docs/library.md).
+    [TestCase("sequence-classifier", "SequenceClassifier", 0.99, TestName = "TheWaveformExampleBuiltFromThePackagesTrainsOn2RanksAndResumesBitIdentically")]
+    [TestCase("token-tagger", "TokenTagger", 0.94, TestName = "TheTokenTaggerOfTwoInputsBuiltFromThePackagesTrainsOn2RanksAndResumesBitIdentically")]
     public void TheExampleBuiltFromThePackagesTrainsOn2RanksAndResumesBitIdentically(string folder, string assembly, double accuracyFloor)
     {
         string example = Path.Combine(TestDirectory, folder);
@@ -60,7 +61,7 @@ public sealed class ExampleProjectTests() : TemporaryDirectoryTest("hpcadam-exam
         double accuracy = double.Parse(File.ReadAllLines(Path.Combine(whole, "metrics.jsonl")).Last(line => line.Contains("\"eval\""))
             .Split("\"test_accuracy\":")[1].TrimEnd('}'), CultureInfo.InvariantCulture);
         TestContext.Out.WriteLine($"test accuracy after 30 steps: {accuracy:P2}");
-        Assert.That(accuracy, Is.GreaterThan(accuracyFloor), "far better than chance");
+        Assert.That(accuracy, Is.GreaterThanOrEqualTo(accuracyFloor), "the accuracy docs/library.md quotes for 30 steps");
     }
 
     /// <summary>The packages of this version leave the machine's package cache, and their folder, with the tests.</summary>
