@@ -40,6 +40,25 @@ public sealed class FusedKernelTests
         Assert.That(several.bytes.ToArray(), Is.EqualTo(one.bytes.ToArray()));
     }
 
+    [TestCase(OptimizerKind.BsiAdam, false)]
+    [TestCase(OptimizerKind.BsiAdam, true)]
+    [TestCase(OptimizerKind.Adam, false)]
+    [TestCase(OptimizerKind.AdaGrad, false)]
+    public void AStepInPartsGivesTheBitsOfTheWholeStep(OptimizerKind kind, bool tensorOperations)
+    {
+        using var whole = Run(kind, threads: 2, tensorOperations);
+        // Parts of unequal lengths, one of them shorter than a vector and one across a chunk boundary.
+        using var parts = Run(kind, threads: 2, tensorOperations, parts: [0, 3, 40_000, 2 * (1 << 15) + 7, Length]);
+        Assert.That(parts.bytes.ToArray(), Is.EqualTo(whole.bytes.ToArray()));
+    }
+
+    [Test]
+    public void AdaGradNormCannotStepInParts()
+    {
+        using var optimizer = new FlatOptimizer(torch.zeros(10), OptimizerKind.AdaGradNorm, s_hyperparameters);
+        Assert.That(optimizer.StepsInParts, Is.False, "its b² needs the whole step's ‖ḡ‖² before any weight moves");
+    }
+
     [Test]
     public void BuffersOfAnotherLayoutAreRefusedNamingThem()
     {
@@ -60,7 +79,8 @@ public sealed class FusedKernelTests
 
     private static torch.Tensor Start() => torch.rand(Length, generator: new torch.Generator(1));
 
-    private static torch.Tensor Run(OptimizerKind kind, int threads, bool tensorOperations)
+    /// <summary>Three steps, each whole, or as parts between the given boundaries.</summary>
+    private static torch.Tensor Run(OptimizerKind kind, int threads, bool tensorOperations, long[]? parts = null)
     {
         using var optimizer = new FlatOptimizer(Start(), kind, s_hyperparameters, ScalingRule.Linear, referenceKappa: 4)
         {
@@ -72,7 +92,15 @@ public sealed class FusedKernelTests
         {
             using var s1 = torch.randn(Length, generator: generator);
             using var s2 = s1.square() + torch.rand(Length, generator: generator);
-            optimizer.Step(s1, s2, kappa: 2);
+            if (parts is null)
+            {
+                optimizer.Step(s1, s2, kappa: 2);
+                continue;
+            }
+            StepPlan plan = optimizer.Plan(kappa: 2);
+            for (int part = 0; part + 1 < parts.Length; part++)
+                optimizer.StepPart(plan, s1, s2, parts[part], parts[part + 1] - parts[part]);
+            optimizer.Commit(plan);
         }
         return optimizer.Weights.clone();
     }
