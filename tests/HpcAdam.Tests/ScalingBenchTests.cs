@@ -30,7 +30,7 @@ public sealed class ScalingBenchTests() : TemporaryDirectoryTest("hpcadam-bench-
             foreach (int count in counts)
                 Assert.That(outcome.Stdout, Does.Match($@"\n  {mode} +{count} +\d+ +\d+ +\d+\.\d\d .* \| +\d+\.\d\d +\d\.\d{{3}} +[+-]\d+\.\d%"), $"{mode} {count}");
         Assert.That(outcome.Stdout, Does.Match(@"α = \d+\.\d\d µs, β = \d+\.\d{3} GB/s \(fitted to hpcadam bench allreduce at 2 ranks, run now\)"));
-        Assert.That(outcome.Stdout, Does.Contain("# model error: mean |error|"));
+        Assert.That(outcome.Stdout, Does.Contain("# model error beyond 1 rank: mean |error|"));
         Assert.That(Directory.GetFileSystemEntries(TestDirectory).Select(Path.GetFileName), Is.EquivalentTo(new[] { "scaling.json", "scaling.png" }),
             "the runs' folders are gone");
         Assert.That(File.ReadAllBytes(png).Take(s_pngSignature.Length), Is.EqualTo(s_pngSignature));

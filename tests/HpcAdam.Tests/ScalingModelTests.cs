@@ -74,6 +74,14 @@ public sealed class ScalingModelTests
         Assert.That(new SharedNode(2, 1).Slowdown(2), Is.EqualTo(1));
     }
 
+    [TestCase(-0.616, "-61.6%")]
+    [TestCase(0.0123, "+1.2%")]
+    [TestCase(-0.00001, "+0.0%")]
+    public void ErrorsAreSignedPercentagesAndARoundedZeroHasNoMinus(double fraction, string text)
+    {
+        Assert.That(MeasuredRow.SignedPercent(fraction), Is.EqualTo(text));
+    }
+
     [Test]
     public void TheFitRecoversAlphaAndBetaFromRowsOfSeveralWorldSizes()
     {

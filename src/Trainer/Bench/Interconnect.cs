@@ -25,7 +25,7 @@ internal sealed record Interconnect(string Name, double AlphaSeconds, double Bet
     /// </summary>
     public static readonly Interconnect[] Presets =
     [
-        new("node", 1.6e-6, 5.2e9, "fitted to hpcadam bench allreduce at 2 ranks on this project's 2-core machine (Open MPI 4.1, shared memory)"),
+        new("node", 0.25e-6, 5.5e9, "fitted to hpcadam bench allreduce at 2 ranks on this project's 2-core machine (Open MPI 4.1, shared memory), 2026-12-04"),
         new("ib-100", 2e-6, 12.5e9, "InfiniBand HDR100, 100 Gb/s per direction (NVIDIA ConnectX-6 adapter cards); alpha assumed"),
         new("ib-400", 2e-6, 50e9, "InfiniBand NDR, 400 Gb/s per direction (NVIDIA ConnectX-7 adapter cards); alpha assumed"),
         new("nvlink4", 1e-6, 450e9, "NVLink 4 of H100/H200 SXM, 900 GB/s both ways, 450 per direction (NVIDIA H100 and H200 datasheets); alpha assumed"),

@@ -3,7 +3,7 @@ using ScottPlot;
 
 namespace HpcAdam.Trainer.Bench;
 
-/// <summary>One curve of the scaling figure: its points as (ranks, samples/s, efficiency), solid or dashed, in a colour of the palette.</summary>
+/// <summary>One curve of the scaling figure: its points and their efficiencies, solid or dashed, in a colour of the palette.</summary>
 internal sealed record ScalingSeries(string Label, int Colour, bool Dashed, IReadOnlyList<ScalingPoint> Points, IReadOnlyList<double> Efficiencies);
 
 /// <summary>
@@ -13,6 +13,24 @@ internal sealed record ScalingSeries(string Label, int Colour, bool Dashed, IRea
 internal static class ScalingFigure
 {
     private static readonly ScottPlot.Palettes.Category10 s_palette = new();
+
+    /// <summary>Per mode, the measured curve and the model's, in the mode's colour.</summary>
+    public static List<ScalingSeries> Measured(IReadOnlyList<MeasuredRow> rows, ScalingMode[] modes) =>
+        modes.SelectMany((mode, colour) =>
+        {
+            MeasuredRow[] curve = rows.Where(row => row.Measured.Mode == mode.Name).ToArray();
+            return new[]
+            {
+                new ScalingSeries($"{mode.Name}, measured", colour, false, curve.Select(row => row.Measured).ToArray(), curve.Select(row => row.Efficiency).ToArray()),
+                new ScalingSeries($"{mode.Name}, model", colour, true, curve.Select(row => row.Predicted).ToArray(), curve.Select(row => row.PredictedEfficiency).ToArray()),
+            };
+        }).ToList();
+
+    /// <summary>Per mode and squares precision, the projected curve: the mode's colour, bfloat16 squares dashed.</summary>
+    public static List<ScalingSeries> Projected(IReadOnlyList<ProjectedRow> rows, ScalingMode[] modes) =>
+        rows.GroupBy(row => (row.Squares, row.Point.Mode)).Select(curve => new ScalingSeries($"{curve.Key.Mode}, {curve.Key.Squares} squares",
+            Array.FindIndex(modes, mode => mode.Name == curve.Key.Mode), curve.Key.Squares == ScalingBenchOptions.BFloat16,
+            curve.Select(row => row.Point).ToArray(), curve.Select(row => row.Efficiency).ToArray())).ToList();
 
     public static void Save(string path, string title, IReadOnlyList<ScalingSeries> series)
     {

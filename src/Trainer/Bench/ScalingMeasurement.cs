@@ -36,11 +36,11 @@ internal static class ScalingMeasurement
                 progress(string.Create(CultureInfo.InvariantCulture,
                     $"# {mode.Name} scaling, {ranks} rank(s), κ = {kappa}, round {round} of {options.Repeats}: {run.StepMs:F2} ms a step"));
             }
-        List<ScalingPoint> points = runs.Select(pair => new ScalingPoint(pair.Key.Mode.Name, pair.Key.Ranks, pair.Key.Mode.KappaAt(pair.Key.Ranks),
-            options.MicroBatchSize, StepTimings.Median(pair.Value.Select(run => run.Ms).ToArray()), StepTimings.Median(pair.Value.Select(run => run.StepMs)),
-            pair.Value[0].Bytes)).ToList();
-        TrainingRunTimes any = runs.Values.First()[0];
-        return new MeasuredScaling(points, any.Parameters, network ?? FitNow(options, launcher, work, points.Max(point => (long)point.BytesPerStep)));
+        List<ScalingPoint> points = options.Points().Select(point => new ScalingPoint(point.Mode.Name, point.Ranks, point.Mode.KappaAt(point.Ranks),
+            options.MicroBatchSize, StepTimings.Median(runs[point].Select(run => run.Ms).ToArray()), StepTimings.Median(runs[point].Select(run => run.StepMs)),
+            runs[point][0].Bytes)).ToList();
+        long parameters = runs.Values.First()[0].Parameters;
+        return new MeasuredScaling(points, parameters, network ?? FitNow(options, launcher, work, points.Max(point => (long)point.BytesPerStep)));
     }
 
     /// <summary>What one run's summary.json and metrics.jsonl say: the steady state's median phases and step, the bytes all-reduced a step, the parameters.</summary>

@@ -11,6 +11,25 @@ internal sealed record MeasuredRow(ScalingPoint Measured, double Efficiency, Sca
 {
     public double Error => (Predicted.StepMs - Measured.StepMs) / Measured.StepMs;
 
+    /// <summary>Every measured point beside the model's prediction of it, the model calibrated on the same mode's 1-rank point.</summary>
+    public static List<MeasuredRow> BesideTheModel(MeasuredScaling measured, IEnumerable<ScalingMode> modes, string model, SharedNode? node)
+    {
+        var rows = new List<MeasuredRow>();
+        foreach (ScalingMode mode in modes)
+        {
+            ScalingPoint[] points = measured.Points.Where(point => point.Mode == mode.Name).OrderBy(point => point.Ranks).ToArray();
+            ScalingPoint one = points.Single(point => point.Ranks == 1);
+            var costs = new StepCostModel(StepCalibration.FromOneRank(model, measured.Parameters, one), measured.Network, Node: node);
+            ScalingPoint predictedOne = costs.Predict(mode.Name, 1, one.Kappa);
+            foreach (ScalingPoint point in points)
+            {
+                ScalingPoint predicted = costs.Predict(mode.Name, point.Ranks, point.Kappa);
+                rows.Add(new MeasuredRow(point, point.EfficiencyAgainst(one), predicted, predicted.EfficiencyAgainst(predictedOne)));
+            }
+        }
+        return rows;
+    }
+
     public const string Header =
         "# mode    ranks  kappa  samples/s   compute     comm    optim    stats    other    total   MB/step  efficiency |  model ms  model eff   error\n" +
         "#                                     (ms)     (ms)     (ms)     (ms)     (ms)     (ms)";
@@ -19,9 +38,16 @@ internal sealed record MeasuredRow(ScalingPoint Measured, double Efficiency, Sca
     {
         ScalingPoint p = Measured;
         return string.Format(CultureInfo.InvariantCulture,
-            "  {0,-6} {1,6} {2,6} {3,10:F0} {4,9:F2} {5,8:F2} {6,8:F2} {7,8:F2} {8,8:F2} {9,8:F2} {10,9:F3} {11,11:F3} | {12,9:F2} {13,10:F3} {14,6:+0.0;-0.0}%",
+            "  {0,-6} {1,6} {2,6} {3,10:F0} {4,9:F2} {5,8:F2} {6,8:F2} {7,8:F2} {8,8:F2} {9,8:F2} {10,9:F3} {11,11:F3} | {12,9:F2} {13,10:F3} {14,7}",
             p.Mode, p.Ranks, p.Kappa, p.SamplesPerSecond, p.Ms.Compute, p.Ms.Communication, p.Ms.Optimizer, p.Ms.Statistics, p.Ms.Other, p.StepMs,
-            p.BytesPerStep / 1e6, Efficiency, Predicted.StepMs, PredictedEfficiency, 100 * Error);
+            p.BytesPerStep / 1e6, Efficiency, Predicted.StepMs, PredictedEfficiency, SignedPercent(Error));
+    }
+
+    /// <summary>+1.2%, −3.4%: a fraction as a signed percentage with one decimal; one that rounds to zero is +0.0%.</summary>
+    public static string SignedPercent(double fraction)
+    {
+        double percent = Math.Round(100 * fraction, 1);
+        return (percent == 0 ? 0.0 : percent).ToString("+0.0;-0.0", CultureInfo.InvariantCulture) + "%";
     }
 
     public Dictionary<string, object?> ToJson()
