@@ -51,7 +51,7 @@ internal sealed record ScalingBenchOptions(string Model, string Data, string? Co
         if (raw.Config is { Exists: false })
             return $"--config {raw.Config.FullName} does not exist";
         if (Counts(raw.Ranks) is not { } ranks)
-            return $"--ranks '{raw.Ranks}' is not a comma-separated list of different rank counts of at least 1 (e.g. 1,2,4)";
+            return $"--ranks '{raw.Ranks}' is not a comma-separated list of different rank counts from 1 to {MaxRanks} (e.g. 1,2,4)";
         if (!raw.Predict && (!ranks.Contains(1) || ranks.Length < 2))
             return $"--ranks '{raw.Ranks}' must hold 1 and at least one more count: efficiency and the model's calibration are against the 1-rank run";
         string[] modeNames = List(raw.Modes);
@@ -61,6 +61,8 @@ internal sealed record ScalingBenchOptions(string Model, string Data, string? Co
         if (raw.MicroBatchSize < 1 || kappa < 1 || raw.PerRank < 1)
             return raw.MicroBatchSize < 1 ? $"--micro-batch {raw.MicroBatchSize} must be at least 1" :
                 kappa < 1 ? $"--kappa {kappa} must be at least 1" : $"--per-rank {raw.PerRank} must be at least 1";
+        if (modeNames.Contains(ScalingMode.Weak) && (long)raw.PerRank * ranks[^1] > int.MaxValue)
+            return $"--per-rank {raw.PerRank} on {ranks[^1]} ranks is a κ beyond {int.MaxValue}";
         if (modeNames.Contains(ScalingMode.Strong) && kappa < ranks[^1])
             return $"--kappa {kappa} is smaller than {ranks[^1]} ranks: strong scaling would leave ranks without a micro-batch";
         if (raw.Steps < 2)
@@ -104,12 +106,17 @@ internal sealed record ScalingBenchOptions(string Model, string Data, string? Co
         return null;
     }
 
-    /// <summary>Distinct counts of at least 1, ascending; null when the text is not such a list.</summary>
+    /// <summary>More ranks than any machine has; it keeps weak scaling's κ = P·k far from overflow.</summary>
+    private const int MaxRanks = 1 << 20;
+
+    /// <summary>Distinct counts from 1 to <see cref="MaxRanks"/>, ascending; null when the text is not such a list.</summary>
     private static int[]? Counts(string text)
     {
         string[] parts = List(text);
         int[] counts = parts.Select(part => int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int count) ? count : 0).ToArray();
-        return counts.Length > 0 && counts.All(count => count >= 1) && counts.Distinct().Count() == counts.Length ? counts.Order().ToArray() : null;
+        return counts.Length > 0 && counts.All(count => count is >= 1 and <= MaxRanks) && counts.Distinct().Count() == counts.Length
+            ? counts.Order().ToArray()
+            : null;
     }
 
     private static string[] List(string text) => text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
