@@ -5,7 +5,7 @@ namespace HpcAdam.Trainer.Bench;
 /// <summary>
 /// A measured point of `hpcadam bench scaling` and the cost model's prediction of it. Efficiency is
 /// against the same mode's 1-rank point, measured for the measurement and predicted for the prediction;
-/// the error is the predicted step time's over the measured one.
+/// the error is (predicted − measured) / measured step time.
 /// </summary>
 internal sealed record MeasuredRow(ScalingPoint Measured, double Efficiency, ScalingPoint Predicted, double PredictedEfficiency)
 {
