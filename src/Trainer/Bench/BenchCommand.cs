@@ -7,7 +7,8 @@ namespace HpcAdam.Trainer.Bench;
 internal static class BenchCommand
 {
     public static Command Create() =>
-        new("bench", "Benchmarks that print tables.") { CreateAllReduce(), BenchComparison.CreateCommand(), CreateOptimizer(), StepBenchCommand.Create() };
+        new("bench", "Benchmarks that print tables.") { CreateAllReduce(), BenchComparison.CreateCommand(), CreateOptimizer(), StepBenchCommand.Create(),
+            ScalingBenchCommand.Create() };
 
     private static Command CreateAllReduce()
     {

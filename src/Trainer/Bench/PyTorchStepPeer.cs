@@ -1,5 +1,3 @@
-using System.ComponentModel;
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using HpcAdam.Training;
@@ -33,7 +31,7 @@ internal sealed class PyTorchStepPeer
         var failures = new List<string>();
         foreach (string interpreter in given is null ? DefaultInterpreters : [given])
         {
-            (int exitCode, List<string> stdout, List<string> stderr) = Execute(interpreter, ["-c", "import torch; print(torch.__version__)"], _ => { });
+            (int exitCode, List<string> stdout, List<string> stderr) = ChildCommand.Run(interpreter, ["-c", "import torch; print(torch.__version__)"]);
             if (exitCode == 0 && stdout.Count > 0)
             {
                 problem = null;
@@ -62,7 +60,7 @@ internal sealed class PyTorchStepPeer
             "--precisions", string.Join(',', options.Precisions), "--steps", options.TotalSteps.ToString(CultureInfo.InvariantCulture),
             "--steady-steps", options.SteadySteps.ToString(CultureInfo.InvariantCulture), "--device", options.Device, "--threads", threads.ToString(CultureInfo.InvariantCulture),
         ];
-        (int exitCode, _, List<string> stderr) = Execute(Interpreter, arguments, line =>
+        (int exitCode, _, List<string> stderr) = ChildCommand.Run(Interpreter, arguments, line =>
         {
             // The script's rows are JSON objects; anything else on stdout (a library's notice) is not a row.
             if (!line.StartsWith('{'))
@@ -93,41 +91,5 @@ internal sealed class PyTorchStepPeer
         var phases = new PhaseTimes(ms.GetProperty("compute").GetDouble(), 0, ms.GetProperty("optim").GetDouble(), 0, ms.GetProperty("other").GetDouble());
         return PeerOutcome.Timed(new PeerTiming(phases, ms.GetProperty("total").GetDouble(), row.GetProperty("parameters").GetInt64(),
             $"torch.optim.Adam {row.GetProperty("adam").GetString()}"));
-    }
-
-    /// <summary>Runs <paramref name="file"/>, handing each stdout line to <paramref name="onLine"/> as it comes; a program that cannot start is exit 127.</summary>
-    private static (int ExitCode, List<string> Stdout, List<string> Stderr) Execute(string file, IEnumerable<string> arguments, Action<string> onLine)
-    {
-        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string argument in arguments)
-            start.ArgumentList.Add(argument);
-        List<string> stdout = [], stderr = [];
-        Process process;
-        try
-        {
-            process = Process.Start(start)!;
-        }
-        catch (Win32Exception error)
-        {
-            return (127, stdout, [error.Message]);
-        }
-        using (process)
-        {
-            process.ErrorDataReceived += (_, e) =>
-            {
-                if (e.Data is not null)
-                    lock (stderr)
-                        stderr.Add(e.Data);
-            };
-            process.BeginErrorReadLine();
-            while (process.StandardOutput.ReadLine() is { } line)
-            {
-                stdout.Add(line);
-                onLine(line);
-            }
-            // After the end of stdout, this also waits for the end of stderr's asynchronous reads.
-            process.WaitForExit();
-            return (process.ExitCode, stdout, stderr);
-        }
     }
 }

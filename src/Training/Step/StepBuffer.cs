@@ -53,6 +53,9 @@ internal sealed class StepBuffer : IDisposable
 
     public Tensor Buffer { get; }
 
+    /// <summary>The bytes one all-reduce of <see cref="Buffer"/> sums.</summary>
+    public long Bytes => Buffer.numel() * Buffer.element_size();
+
     /// <summary>Σ_k g_k over the step's micro-batches.</summary>
     public Tensor S1 { get; }
 

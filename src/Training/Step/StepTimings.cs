@@ -89,14 +89,19 @@ internal sealed class StepTimings : IDisposable
         if (count < 1)
             return null;
         var steps = Enumerable.Range(0, count).Select(back => _recent[(_steps - 1 - back) % SteadyWindow]).ToArray();
-        double Median(Func<PhaseTimes, double> phase) => MedianOf(steps.Select(step => phase(step.Ms)));
-        var median = new PhaseTimes(Median(p => p.Compute), Median(p => p.Communication), Median(p => p.Optimizer),
-            Median(p => p.Statistics), Median(p => p.Other));
         double seconds = steps.Sum(step => step.HostMs) / 1000;
-        return new SteadyState(count, steps.Sum(step => step.Samples) / seconds, median, MedianOf(steps.Select(step => step.Ms.Total)));
+        return new SteadyState(count, steps.Sum(step => step.Samples) / seconds, Median(steps.Select(step => step.Ms).ToArray()),
+            Median(steps.Select(step => step.Ms.Total)));
     }
 
-    private static double MedianOf(IEnumerable<double> values)
+    /// <summary>Each phase's own median over <paramref name="times"/> (so not one step's phases).</summary>
+    internal static PhaseTimes Median(IReadOnlyList<PhaseTimes> times)
+    {
+        double Of(Func<PhaseTimes, double> phase) => Median(times.Select(phase));
+        return new PhaseTimes(Of(p => p.Compute), Of(p => p.Communication), Of(p => p.Optimizer), Of(p => p.Statistics), Of(p => p.Other));
+    }
+
+    internal static double Median(IEnumerable<double> values)
     {
         double[] sorted = values.Order().ToArray();
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;

@@ -252,6 +252,7 @@ internal sealed class TrainingRun : IDisposable
         summary["throughput_samples_per_s"] = throughput;
         summary["wall_s"] = _clock.WallSeconds;
         summary["step_ms"] = _clock.Mean().ToJson();
+        summary["allreduce_bytes_per_step"] = _buffer.Bytes;
         if (steady is not null)
             summary["steady_state"] = new Dictionary<string, object>
             {
