@@ -103,7 +103,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     /// <summary>
     /// One blocking MPI_Allreduce per tensor, in the order given. Not MPI_Iallreduce started for each and
     /// waited for together: Open MPI's non-blocking collectives (libnbc) are not tuned as its blocking ones
-    /// are, and the step's float32 and bfloat16 parts took 1.6 times as long so (docs/training.md,
+    /// are, and the step's float32 and bfloat16 parts took 1.6 to 1.9 times as long so (docs/training.md,
     /// "Squares in bfloat16").
     /// </summary>
     public void AllReduceSumTogether(IReadOnlyList<torch.Tensor> tensors)
