@@ -18,6 +18,9 @@ static int64_t max_chunk = INT_MAX;
 static int node_rank = -1;
 static int node_size = -1;
 
+/* The bfloat16 sum (HPC_BFLOAT16), created in hpc_init and freed in hpc_finalize. */
+static MPI_Op bfloat16_sum = MPI_OP_NULL;
+
 /* Real statuses rather than MPI_STATUSES_IGNORE: MPICH defines that as (MPI_Status *)1 and
  * declares the parameter as an array, which GCC 11+ reports under -Wstringop-overflow
  * (pmodels/mpich#5687, not to be fixed there). */
@@ -77,6 +80,39 @@ static void copy_truncated(char *buffer, int length, const char *text, int text_
     int n = text_length < length - 1 ? text_length : length - 1;
     memcpy(buffer, text, (size_t)n);
     buffer[n] = '\0';
+}
+
+static float float_from_bfloat16(uint16_t value) {
+    uint32_t bits = (uint32_t)value << 16;
+    float widened;
+    memcpy(&widened, &bits, sizeof widened);
+    return widened;
+}
+
+/* To nearest, ties to even, as libtorch's round_to_nearest_even (c10/util/BFloat16.h): adding
+ * 0x7FFF and the lowest kept bit carries into the kept half exactly when the dropped half is above
+ * one half, or one half with an odd kept half; a carry out of the mantissa raises the exponent, so
+ * subnormals round into the normals and the largest finite floats round to infinity. A NaN is
+ * made quiet first: its payload may lie wholly in the dropped half, which would leave infinity. */
+static uint16_t bfloat16_from_float(float value) {
+    uint32_t bits;
+    memcpy(&bits, &value, sizeof bits);
+    if ((bits & 0x7FFFFFFFu) > 0x7F800000u)
+        return (uint16_t)((bits >> 16) | 0x0040u);
+    return (uint16_t)((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
+}
+
+/* MPI_User_function over MPI_UINT16_T: MPI hands it whole 2-byte elements of whatever part of the
+ * buffer it reduces, so no bfloat16 is ever split. The float32 sum of two bfloat16 is exact when
+ * their exponents are at most 15 apart; further apart, the smaller is far below half the larger's
+ * bfloat16 step and both roundings give the larger. Each partial sum is therefore the exact sum
+ * correctly rounded, bit for bit libtorch's (a.float() + b.float()).to(bfloat16). */
+static void sum_bfloat16(void *in, void *inout, int *length, MPI_Datatype *datatype) {
+    (void)datatype;
+    const uint16_t *addend = in;
+    uint16_t *sum = inout;
+    for (int i = 0; i < *length; i++)
+        sum[i] = bfloat16_from_float(float_from_bfloat16(addend[i]) + float_from_bfloat16(sum[i]));
 }
 
 static int to_mpi_thread_level(int level, int *mpi_level) {
@@ -156,12 +192,16 @@ int hpc_init(int required_thread_level, int *provided_thread_level) {
         return rc;
     *provided_thread_level = from_mpi_thread_level(provided);
     rc = MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    if (rc == MPI_SUCCESS)
+        rc = MPI_Op_create(sum_bfloat16, 1 /* commutative */, &bfloat16_sum);
     if (rc != MPI_SUCCESS)
         return rc;
     return cache_node_rank();
 }
 
 int hpc_finalize(void) {
+    if (bfloat16_sum != MPI_OP_NULL)
+        MPI_Op_free(&bfloat16_sum);
     return MPI_Finalize();
 }
 
@@ -183,26 +223,35 @@ int hpc_local_rank(int *local_rank, int *local_size) {
     return MPI_SUCCESS;
 }
 
-/* Validates a reduction's arguments and resolves its MPI type and element size. */
-static int reduction_type(const void *buffer, int64_t count, int type, MPI_Datatype *datatype, size_t *element_size) {
+/* A reduction's MPI type, element size and operation. */
+struct sum_type {
+    MPI_Datatype datatype;
+    size_t element_size;
+    MPI_Op op;
+};
+
+/* Validates a reduction's arguments and resolves its type. */
+static int reduction_type(const void *buffer, int64_t count, int type, struct sum_type *sum) {
     if (count < 0)
         return MPI_ERR_COUNT;
     if (buffer == NULL && count > 0)
         return MPI_ERR_BUFFER;
     switch (type) {
-    case HPC_FLOAT32: *datatype = MPI_FLOAT; *element_size = sizeof(float); return MPI_SUCCESS;
-    case HPC_FLOAT64: *datatype = MPI_DOUBLE; *element_size = sizeof(double); return MPI_SUCCESS;
+    case HPC_FLOAT32: *sum = (struct sum_type){MPI_FLOAT, sizeof(float), MPI_SUM}; return MPI_SUCCESS;
+    case HPC_FLOAT64: *sum = (struct sum_type){MPI_DOUBLE, sizeof(double), MPI_SUM}; return MPI_SUCCESS;
+    case HPC_BFLOAT16:
+        *sum = (struct sum_type){MPI_UINT16_T, sizeof(uint16_t), bfloat16_sum};
+        return bfloat16_sum == MPI_OP_NULL ? MPI_ERR_OP : MPI_SUCCESS; /* hpc_init has not succeeded */
     default: return MPI_ERR_TYPE;
     }
 }
 
 int hpc_allreduce_sum(void *buffer, int64_t count, int type) {
-    MPI_Datatype datatype;
-    size_t element_size;
-    int rc = reduction_type(buffer, count, type, &datatype, &element_size);
+    struct sum_type sum;
+    int rc = reduction_type(buffer, count, type, &sum);
     for (int64_t offset = 0; rc == MPI_SUCCESS && offset < count; offset += max_chunk) {
-        char *chunk = (char *)buffer + (size_t)offset * element_size;
-        rc = MPI_Allreduce(MPI_IN_PLACE, chunk, chunk_length(count - offset), datatype, MPI_SUM, MPI_COMM_WORLD);
+        char *chunk = (char *)buffer + (size_t)offset * sum.element_size;
+        rc = MPI_Allreduce(MPI_IN_PLACE, chunk, chunk_length(count - offset), sum.datatype, sum.op, MPI_COMM_WORLD);
     }
     return rc;
 }
@@ -211,17 +260,16 @@ int hpc_iallreduce_sum(void *buffer, int64_t count, int type, void **request) {
     if (request == NULL)
         return MPI_ERR_ARG;
     *request = NULL;
-    MPI_Datatype datatype;
-    size_t element_size;
-    int rc = reduction_type(buffer, count, type, &datatype, &element_size);
+    struct sum_type sum;
+    int rc = reduction_type(buffer, count, type, &sum);
     if (rc != MPI_SUCCESS)
         return rc;
     struct hpc_request *pending = new_request(chunk_count(count));
     if (pending == NULL)
         return MPI_ERR_NO_MEM;
     for (int64_t offset = 0; offset < count; offset += max_chunk) {
-        char *chunk = (char *)buffer + (size_t)offset * element_size;
-        rc = MPI_Iallreduce(MPI_IN_PLACE, chunk, chunk_length(count - offset), datatype, MPI_SUM, MPI_COMM_WORLD,
+        char *chunk = (char *)buffer + (size_t)offset * sum.element_size;
+        rc = MPI_Iallreduce(MPI_IN_PLACE, chunk, chunk_length(count - offset), sum.datatype, sum.op, MPI_COMM_WORLD,
                             &pending->requests[pending->count]);
         if (rc != MPI_SUCCESS) {
             /* Chunks already started still use the buffer; they must finish before the

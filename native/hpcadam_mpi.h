@@ -22,8 +22,12 @@ extern "C" {
 /* Thread levels, mapped onto MPI_THREAD_* inside the shim (their values are not portable). */
 enum { HPC_THREAD_SINGLE = 0, HPC_THREAD_FUNNELED = 1, HPC_THREAD_SERIALIZED = 2, HPC_THREAD_MULTIPLE = 3 };
 
-/* Element types of the reductions. */
-enum { HPC_FLOAT32 = 0, HPC_FLOAT64 = 1 };
+/* Element types of the reductions. MPI has no bfloat16: HPC_BFLOAT16 sums 2-byte elements with an
+ * operation of the shim's own, which widens each pair of addends to float32, adds them in float32
+ * and rounds the sum to bfloat16 (to nearest, ties to even, as libtorch converts float32 to
+ * bfloat16), so every partial sum of the reduction is a bfloat16. A NaN stays a NaN (quiet, its
+ * sign kept; libtorch's own NaN bits differ between its scalar and vectorised conversions). */
+enum { HPC_FLOAT32 = 0, HPC_FLOAT64 = 1, HPC_BFLOAT16 = 2 };
 
 /* Library identification; valid before hpc_init. `buffer` gets MPI_Get_library_version's text. */
 int hpc_library_version(char *buffer, int length, int *version, int *subversion);

@@ -9,8 +9,8 @@
 #                                           symbols TorchSharp needs, doctor, a CUDA step against the
 #                                           CPU step on the same micro-batches (fused GPU kernels, then
 #                                           the tensor operations), NCCL on 1 rank (and 2 where mpirun
-#                                           exists), a cosine schedule with clipping, a table of step
-#                                           times, and `hpcadam bench step`
+#                                           exists), a cosine schedule with clipping, S2 sent as
+#                                           bfloat16 through NCCL, a table of step times, and `hpcadam bench step`
 #                                           against the machine's PyTorch
 #
 # Bounded: every command has a timeout, the whole run stays under 8 minutes. It writes only under
@@ -100,6 +100,13 @@ run() {
   $t "$bin" "${common[@]}" "${scheduled[@]}" --Train:Steps=50 --Device:Name=cuda --Collectives:Backend=nccl --Run:Dir=runs/nccl-cosine-50 | tail -1 \
     || failures=$((failures + 1))
   compare runs/cpu-cosine-50 runs/nccl-cosine-50 1e-3 || failures=$((failures + 1))
+
+  echo "== S2 sent as bfloat16 (Collectives:SquaresPrecision), 50 steps on the CPU and with NCCL on the GPU (ncclBfloat16, one group)"
+  local squares=(--Collectives:SquaresPrecision=bfloat16)
+  $t "$bin" "${common[@]}" "${squares[@]}" --Train:Steps=50 --Device:Name=cpu --Run:Dir=runs/cpu-squares-50 | tail -1 || failures=$((failures + 1))
+  $t "$bin" "${common[@]}" "${squares[@]}" --Train:Steps=50 --Device:Name=cuda --Collectives:Backend=nccl --Run:Dir=runs/nccl-squares-50 | tail -1 \
+    || failures=$((failures + 1))
+  compare runs/cpu-squares-50 runs/nccl-squares-50 1e-3 || failures=$((failures + 1))
 
   if command -v mpirun >/dev/null; then
     echo "== 2 ranks on the one GPU: MPI staged through the host; the progress line's peak memory against summary.json"

@@ -19,15 +19,34 @@ public interface ICommunicator : IDisposable
     /// <summary>What carries the collectives, for logs: "single process" or the MPI library.</summary>
     string Description { get; }
 
+    /// <summary>
+    /// Bytes this rank has handed to all-reduce calls so far: each call's payload, its elements times
+    /// their size. Not the bytes on the wire, which the library's algorithm decides (a ring sends and
+    /// receives about 2(P − 1)/P of the payload per rank); a single process, which sends nothing,
+    /// counts the payloads too, so the count says what a step carries whatever the world size.
+    /// </summary>
+    long AllReducedBytes { get; }
+
     void AllReduceSum(Span<float> buffer);
     void AllReduceSum(Span<double> buffer);
 
-    /// <summary>Sums a contiguous float32 or float64 CPU tensor in place.</summary>
+    /// <summary>
+    /// Sums a contiguous float32, float64 or bfloat16 tensor in place. A bfloat16 sum adds each pair
+    /// of addends in float32 and rounds it to bfloat16 (to nearest, ties to even, as libtorch converts).
+    /// </summary>
     void AllReduceSum(torch.Tensor tensor);
 
     /// <summary>
-    /// Starts an in-place sum of a contiguous float32 or float64 CPU tensor; the tensor must not
-    /// be read or written until the returned request completes.
+    /// Sums several tensors in place as one communication phase, each as <see cref="AllReduceSum(torch.Tensor)"/>
+    /// does, all complete on return: the step's float32 sums and its bfloat16 squares. Every rank must pass
+    /// tensors of the same types and sizes in the same order. How they travel is the communicator's choice
+    /// (one after the other over MPI, one group with NCCL).
+    /// </summary>
+    void AllReduceSumTogether(IReadOnlyList<torch.Tensor> tensors);
+
+    /// <summary>
+    /// Starts an in-place sum of a contiguous float32, float64 or bfloat16 CPU tensor; the tensor must
+    /// not be read or written until the returned request completes.
     /// </summary>
     IPendingAllReduce StartAllReduceSum(torch.Tensor tensor);
 

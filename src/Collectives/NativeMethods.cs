@@ -11,8 +11,8 @@ internal static unsafe partial class NativeMethods
 {
     internal const string Library = "hpcadam_mpi";
 
-    internal const int Float32 = 0;
-    internal const int Float64 = 1;
+    /// <summary>Element types of the reductions; BFloat16's sum is the shim's own (native/hpcadam_mpi.h).</summary>
+    internal const int Float32 = 0, Float64 = 1, BFloat16 = 2;
 
     static NativeMethods() => NativeLibraries.RegisterResolver();
 

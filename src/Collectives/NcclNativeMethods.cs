@@ -46,6 +46,13 @@ internal static unsafe partial class NcclNativeMethods
     [LibraryImport(Library, EntryPoint = "ncclCommInitRank")]
     internal static partial int CommInitRank(out IntPtr communicator, int ranks, NcclUniqueId id, int rank);
 
+    /// <summary>ncclGroupStart(): the collectives called until ncclGroupEnd() are launched together.</summary>
+    [LibraryImport(Library, EntryPoint = "ncclGroupStart")]
+    internal static partial int GroupStart();
+
+    [LibraryImport(Library, EntryPoint = "ncclGroupEnd")]
+    internal static partial int GroupEnd();
+
     /// <summary>ncclAllReduce(sendbuff, recvbuff, size_t count, datatype, op, comm, cudaStream_t stream).</summary>
     [LibraryImport(Library, EntryPoint = "ncclAllReduce")]
     internal static partial int AllReduce(void* send, void* receive, nuint count, int dataType, int operation, IntPtr communicator, IntPtr stream);

@@ -14,20 +14,30 @@ public sealed class SingleProcessCommunicator : ICommunicator
     public int LocalSize => 1;
     public string Description => "single process (no launcher detected)";
 
-    public void AllReduceSum(Span<float> buffer) { }
+    /// <summary>The payloads of the all-reduce calls, which one process never sends (<see cref="ICommunicator.AllReducedBytes"/>).</summary>
+    public long AllReducedBytes { get; private set; }
 
-    public void AllReduceSum(Span<double> buffer) { }
+    public void AllReduceSum(Span<float> buffer) => AllReducedBytes += (long)buffer.Length * sizeof(float);
+
+    public void AllReduceSum(Span<double> buffer) => AllReducedBytes += (long)buffer.Length * sizeof(double);
 
     /// <summary>The sum over one process is the tensor itself; a host tensor is still checked as MPI would check it.</summary>
     public void AllReduceSum(torch.Tensor tensor)
     {
         if (tensor.device_type == DeviceType.CPU)
             TensorMemory.Of(tensor, "all-reduce");
+        AllReducedBytes += tensor.numel() * tensor.element_size();
+    }
+
+    public void AllReduceSumTogether(IReadOnlyList<torch.Tensor> tensors)
+    {
+        foreach (torch.Tensor tensor in tensors)
+            AllReduceSum(tensor);
     }
 
     public IPendingAllReduce StartAllReduceSum(torch.Tensor tensor)
     {
-        TensorMemory.Of(tensor, "all-reduce");
+        AllReducedBytes += TensorMemory.Of(tensor, "all-reduce").Bytes;
         return CompletedAllReduce.Instance;
     }
 

@@ -5,11 +5,12 @@ using TorchSharp;
 namespace HpcAdam.Collectives;
 
 /// <summary>The host memory behind a tensor that a collective may sum in place.</summary>
-internal readonly unsafe struct TensorMemory(void* data, long count, int elementType)
+internal readonly unsafe struct TensorMemory(void* data, long count, int elementType, long bytes)
 {
     public void* Data { get; } = data;
     public long Count { get; } = count;
     public int ElementType { get; } = elementType;
+    public long Bytes { get; } = bytes;
 
     /// <summary>Checks that MPI can work on <paramref name="tensor"/> in place and returns its memory.</summary>
     public static TensorMemory Of(torch.Tensor tensor, string operation)
@@ -24,11 +25,12 @@ internal readonly unsafe struct TensorMemory(void* data, long count, int element
         {
             torch.ScalarType.Float32 => NativeMethods.Float32,
             torch.ScalarType.Float64 => NativeMethods.Float64,
-            _ => throw new ArgumentException($"{operation}: the tensor is {tensor.dtype}; only float32 and float64 are summed"),
+            torch.ScalarType.BFloat16 => NativeMethods.BFloat16,
+            _ => throw new ArgumentException($"{operation}: the tensor is {tensor.dtype}; only float32, float64 and bfloat16 are summed"),
         };
         // TorchSharp's tensor memory is native and does not move, so its address stays valid
         // for as long as the tensor lives.
         void* data = Unsafe.AsPointer(ref MemoryMarshal.GetReference(tensor.bytes));
-        return new TensorMemory(data, tensor.numel(), elementType);
+        return new TensorMemory(data, tensor.numel(), elementType, tensor.numel() * tensor.element_size());
     }
 }

@@ -5,7 +5,7 @@ namespace HpcAdam.Tests;
 /// <summary>Real mpirun jobs of the hpcadam selftest: exact sums, chunking, broadcast, all-gather, failure.</summary>
 public sealed class MultiRankCollectivesTests
 {
-    private const int CheckCount = 9;
+    private const int CheckCount = 11;
 
     [TestCase(2)]
     [TestCase(4)]
@@ -29,6 +29,24 @@ public sealed class MultiRankCollectivesTests
         Assert.That(outcome.ExitCode, Is.Zero, outcome.ToString());
         Assert.That(outcome.Stdout, Does.Contain("chunk limit 7 elements"), outcome.ToString());
         Assert.That(outcome.Stdout, Does.Contain($"selftest passed: {CheckCount} checks on {ranks} rank(s)"), outcome.ToString());
+    }
+
+    /// <summary>
+    /// The shim's bfloat16 sum against libtorch's rounding: on 2 ranks every element must be libtorch's
+    /// (a.float() + b.float()).to(bfloat16) bit for bit, over ties (to even), ties that carry into the next
+    /// binade or to infinity, subnormals, signed zeros, infinities and NaNs (a NaN as a NaN); on 3 ranks the
+    /// sum in one of the orders an all-reduce may add three addends in, each partial sum so rounded; and a
+    /// float32 and a bfloat16 tensor summed together, as the step sends S2 with Collectives:SquaresPrecision=bfloat16.
+    /// </summary>
+    [TestCase(2)]
+    [TestCase(3)]
+    public void BFloat16SumsRoundEachPartialSumAsTorchDoes(int ranks)
+    {
+        ProcessOutcome outcome = ChildProcess.MpiRun(ranks, ChildProcess.Hpcadam, ["selftest"]);
+
+        Assert.That(outcome.ExitCode, Is.Zero, outcome.ToString());
+        Assert.That(outcome.Stdout, Does.Match(@"all-reduce bfloat16 as torch rounds +ok"), outcome.ToString());
+        Assert.That(outcome.Stdout, Does.Match(@"float32 and bfloat16 summed together +ok"), outcome.ToString());
     }
 
     [Test]

@@ -25,6 +25,21 @@ public sealed class SingleProcessCommunicatorTests
     }
 
     [Test]
+    public void EveryAllReduceCountsItsPayloadThoughOneProcessSendsNothing()
+    {
+        var communicator = new SingleProcessCommunicator();
+        communicator.AllReduceSum(new float[3]);
+        communicator.AllReduceSum(new double[2]);
+        Assert.That(communicator.AllReducedBytes, Is.EqualTo(3 * 4 + 2 * 8));
+        using var floats = torch.zeros(5);
+        using var squares = torch.zeros(5, torch.bfloat16);
+        communicator.AllReduceSumTogether([floats, squares]);
+        Assert.That(communicator.AllReducedBytes, Is.EqualTo(28 + 5 * 4 + 5 * 2));
+        communicator.StartAllReduceSum(squares).Wait();
+        Assert.That(communicator.AllReducedBytes, Is.EqualTo(58 + 5 * 2));
+    }
+
+    [Test]
     public void AllGatherOfOneRankCopiesAndChecksTheReceiveSize()
     {
         int[] receive = new int[3];
@@ -46,7 +61,7 @@ public sealed class SingleProcessCommunicatorTests
         using var transposed = matrix.t();
         using var integers = torch.zeros(4, torch.int32);
         Assert.That(() => s_communicator.AllReduceSum(transposed), Throws.ArgumentException.With.Message.Contains("not contiguous"));
-        Assert.That(() => s_communicator.AllReduceSum(integers), Throws.ArgumentException.With.Message.Contains("only float32 and float64"));
+        Assert.That(() => s_communicator.AllReduceSum(integers), Throws.ArgumentException.With.Message.Contains("only float32, float64 and bfloat16"));
         Assert.That(() => s_communicator.StartAllReduceSum(integers), Throws.ArgumentException);
     }
 }

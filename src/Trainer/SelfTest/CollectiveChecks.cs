@@ -23,6 +23,8 @@ internal static class CollectiveChecks
             ("all-reduce float64 tensor", SumDoubleTensor),
             ("non-blocking all-reduce, test until done", (c, n) => SumNonBlocking(c, n, poll: true)),
             ("non-blocking all-reduce, wait", (c, n) => SumNonBlocking(c, n, poll: false)),
+            ("all-reduce bfloat16 as torch rounds", BFloat16Checks.SumPairs),
+            ("float32 and bfloat16 summed together", BFloat16Checks.SumWithFloat32),
             ("broadcast from the last rank", BroadcastFromLastRank),
             ("all-gather in rank order", GatherInRankOrder),
             ("an MPI error returns as an exception", ReportAnInvalidRoot),

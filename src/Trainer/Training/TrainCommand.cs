@@ -74,7 +74,7 @@ internal static class TrainCommand
         }
         if (communicator.Rank == 0 && !result.Stopped)
             Console.WriteLine(FormattableString.Invariant(
-                $"test accuracy: {100 * result.Metrics["test_accuracy"]:0.00}% (test loss {result.Metrics["test_loss"]:0.0000}) after {result.Steps} steps, {result.Samples} samples, {result.SamplesPerSecond:0} samples/s{(result.Steady is { } steady ? $" ({steady.SamplesPerSecond:0} in the steady state)" : "")} on {communicator.Size} rank(s); outputs in {result.RunDirectory}"));
+                $"test accuracy: {100 * result.Metrics["test_accuracy"]:0.00}% (test loss {result.Metrics["test_loss"]:0.0000}) after {result.Steps} steps, {result.Samples} samples, {result.SamplesPerSecond:0} samples/s{(result.Steady is { } steady ? $" ({steady.SamplesPerSecond:0} in the steady state)" : "")} on {communicator.Size} rank(s), {result.AllReduceBytesPerStep / 1048576.0:0.00} MiB all-reduced per step; outputs in {result.RunDirectory}"));
         return (ExitCodes.Success, result.Stopped);
     }
 }

@@ -47,8 +47,9 @@ internal static class SettingsValidation
             return $"Eval:Samples = {settings.Eval.Samples} must be 0 (the whole test set) or more";
         if (settings.Eval.BatchSize < 1)
             return $"Eval:BatchSize = {settings.Eval.BatchSize} must be at least 1 (lower it to lower an evaluation's peak memory)";
-        if (!ComputePrecision.Names.Contains(settings.Train.Precision.Trim().ToLowerInvariant()))
-            return $"Train:Precision = '{settings.Train.Precision}' is not a precision: use one of {string.Join(", ", ComputePrecision.Names)}";
+        if ((ComputePrecision.Problem("Train:Precision", settings.Train.Precision)
+             ?? ComputePrecision.Problem("Collectives:SquaresPrecision", settings.Collectives.SquaresPrecision)) is { } precision)
+            return precision;
         if (settings.Train.MaxSkips < 1)
             return $"Train:MaxSkips = {settings.Train.MaxSkips} must be at least 1 (steps in a row with a non-finite value before the job stops)";
         if (settings.Check.Every < 0)

@@ -206,4 +206,7 @@ public sealed class CollectivesSettings
 {
     [Description("what sums the step's buffer: auto (NCCL on GPUs where libnccl.so.2 loads, else MPI), mpi, or nccl")]
     public string Backend { get; set; } = "auto";
+
+    [Description("what S2, the sum of the squared gradients, travels in: float32, or bfloat16 (rounded before the sum and widened after it; S1 and S2 then take 6 bytes per parameter instead of 8)")]
+    public string SquaresPrecision { get; set; } = "float32";
 }

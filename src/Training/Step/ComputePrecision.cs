@@ -18,11 +18,18 @@ internal static class ComputePrecision
 {
     public static readonly string[] Names = ["float32", "bfloat16"];
 
-    public static ScalarType Parse(string name) => name.Trim().ToLowerInvariant() switch
+    /// <summary>The dtype a precision setting names: Train:Precision, or Collectives:SquaresPrecision (<see cref="StepBuffer"/>).</summary>
+    public static ScalarType Parse(string key, string name) => Named(name) ?? throw new ArgumentException(Problem(key, name));
+
+    /// <summary>Why <paramref name="name"/>, the value of <paramref name="key"/>, is not a precision; null when it is one.</summary>
+    public static string? Problem(string key, string name) =>
+        Named(name) is null ? $"{key} = '{name}' is not a precision: use one of {string.Join(", ", Names)}" : null;
+
+    private static ScalarType? Named(string name) => name.Trim().ToLowerInvariant() switch
     {
         "float32" => ScalarType.Float32,
         "bfloat16" => ScalarType.BFloat16,
-        _ => throw new ArgumentException($"Train:Precision = '{name}' is not a precision: use one of {string.Join(", ", Names)}"),
+        _ => null,
     };
 
     /// <summary>Converts <paramref name="model"/> to train in <paramref name="precision"/>; nothing for float32.</summary>

@@ -55,7 +55,7 @@ public sealed class DataParallelTrainer : IDisposable
         string given = SettingsLoader.ToJson(settings);
         ConfigurationSha256 = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(given)));
         _settings = (TrainingSettings)JsonSerializer.Deserialize(given, settings.GetType())!;
-        (Data, _call, _inputCount, _precision) = (train, call, inputCount, ComputePrecision.Parse(settings.Train.Precision));
+        (Data, _call, _inputCount, _precision) = (train, call, inputCount, ComputePrecision.Parse("Train:Precision", settings.Train.Precision));
         Resume = settings.Run.Resume.Length > 0 ? settings.Run.Resume : null;
 
         int microBatchSize = settings.Batch.MicroBatchSize, kappa = settings.Batch.Kappa;

@@ -6,9 +6,9 @@ using static TorchSharp.torch;
 namespace HpcAdam.Training;
 
 /// <summary>
-/// The one buffer a step communicates (docs/ALGORITHMS.md, "The step"): [S1 | S2 | buffer changes |
+/// The one buffer a step communicates (docs/ALGORITHMS.md, "The step"): [S1 | buffer changes |
 /// loss sum, non-finite flag | sample count, micro-batch count, weight sum, stop request, Σa_k, Σa_k²,
-/// peak memory of rank 0..P−1],
+/// peak memory of rank 0..P−1 | S2],
 /// the buffer changes those of <see cref="ModelBuffers"/>, Σa_k and Σa_k² the projections of the
 /// micro-batch gradients that the inner-product tests need, and one slot per rank, where only that
 /// rank writes, for its peak resident memory. Each rank adds its micro-batches, one
@@ -22,6 +22,11 @@ namespace HpcAdam.Training;
 /// the sum, S1 and S2 are rescaled by κ/Σw_k, so that S1/κ is the units-weighted mean gradient and S2/κ the
 /// units-weighted mean square, as the optimizer and the statistics expect (docs/ALGORITHMS.md,
 /// "Micro-batches of unequal weight"). Without units every weight is 1 and nothing is rescaled.</para>
+/// <para>With Collectives:SquaresPrecision = bfloat16, S2 is still accumulated in float32, but travels as
+/// bfloat16: rounded to a bfloat16 copy before the sum, which adds it in bfloat16 (each partial sum
+/// rounded), and widened back into S2 after it, so the optimizer and the statistics read float32 as
+/// before. Everything before S2 stays float32; the two parts are summed together, as one phase
+/// (docs/training.md, "Squares in bfloat16").</para>
 /// </summary>
 internal sealed class StepBuffer : IDisposable
 {
@@ -35,26 +40,41 @@ internal sealed class StepBuffer : IDisposable
 
     private readonly int _rank;
 
-    /// <summary>A buffer on <paramref name="device"/> (the CPU by default) for a model of <paramref name="parameters"/> weights and <paramref name="bufferElements"/> buffer elements.</summary>
-    public StepBuffer(long parameters, long bufferElements, int rank, int ranks, Device? device = null)
+    // What the all-reduce sums: the whole buffer, or the part before S2 and S2's bfloat16 copy.
+    private readonly Tensor _beforeSquares;
+    private readonly Tensor? _squaresSent;
+    private readonly Tensor[] _summed;
+
+    /// <summary>
+    /// A buffer on <paramref name="device"/> (the CPU by default) for a model of <paramref name="parameters"/> weights and
+    /// <paramref name="bufferElements"/> buffer elements, whose S2 travels in <paramref name="squaresPrecision"/> (float32 or bfloat16).
+    /// </summary>
+    public StepBuffer(long parameters, long bufferElements, int rank, int ranks, Device? device = null, ScalarType squaresPrecision = ScalarType.Float32)
     {
         int scalarCount = HostPart + PeakMemory + ranks;
-        Buffer = zeros(2 * parameters + bufferElements + scalarCount, device: device ?? CPU);
+        long beforeSquares = parameters + bufferElements + scalarCount;
+        Buffer = zeros(beforeSquares + parameters, device: device ?? CPU);
         S1 = Buffer.narrow(0, 0, parameters);
-        S2 = Buffer.narrow(0, parameters, parameters);
-        BufferChanges = Buffer.narrow(0, 2 * parameters, bufferElements);
-        _scalars = Buffer.narrow(0, 2 * parameters + bufferElements, scalarCount);
+        BufferChanges = Buffer.narrow(0, parameters, bufferElements);
+        _scalars = Buffer.narrow(0, parameters + bufferElements, scalarCount);
+        S2 = Buffer.narrow(0, beforeSquares, parameters);
         _lossSum = _scalars.narrow(0, LossSum, 1);
         _nonFinite = _scalars.narrow(0, NonFinite, 1);
         _hostScalars = _scalars.narrow(0, HostPart, scalarCount - HostPart);
         _rank = rank;
         PeakResidentMiB = new float[ranks];
+        _beforeSquares = Buffer.narrow(0, 0, beforeSquares);
+        if (squaresPrecision == ScalarType.Float32)
+            _summed = [Buffer];
+        else
+        {
+            _squaresSent = empty(parameters, squaresPrecision, device: Buffer.device);
+            _summed = [_beforeSquares, _squaresSent];
+        }
     }
 
+    /// <summary>[S1 | buffer changes | scalars | S2], float32.</summary>
     public Tensor Buffer { get; }
-
-    /// <summary>The bytes one all-reduce of <see cref="Buffer"/> sums.</summary>
-    public long Bytes => Buffer.numel() * Buffer.element_size();
 
     /// <summary>Σ_k g_k over the step's micro-batches.</summary>
     public Tensor S1 { get; }
@@ -82,6 +102,9 @@ internal sealed class StepBuffer : IDisposable
 
     /// <summary>After <see cref="Reduce"/>: Σ_k a_k and Σ_k a_k² of the projections added on every rank.</summary>
     public (double Sum, double SquareSum) Projections { get; private set; }
+
+    /// <summary>After <see cref="Reduce"/>: the bytes its all-reduce carried, as the communicator counts them (<see cref="ICommunicator.AllReducedBytes"/>).</summary>
+    public long AllReduceBytes { get; private set; }
 
     public void Clear()
     {
@@ -120,13 +143,15 @@ internal sealed class StepBuffer : IDisposable
             S2[0] = float.NaN;
     }
 
-    /// <summary>Sums every rank's buffer: one collective per step, in the same order everywhere.</summary>
+    /// <summary>Sums every rank's buffer: one communication phase per step, in the same order everywhere.</summary>
     public void Reduce(ICommunicator communicator, bool stopRequested)
     {
+        // Rounded to nearest, ties to even: a NaN or an infinity stays one, and so does a float32 beyond bfloat16's largest finite value.
+        _squaresSent?.copy_(S2);
         using (NewDisposeScope())
         {
-            // S2 is non-negative, so its sum is finite exactly when every g_k² is.
-            Tensor finite = _lossSum.isfinite().all().logical_and(S2.sum().isfinite()).logical_and(BufferChanges.isfinite().all());
+            // The squares as sent are non-negative, so their sum is finite exactly when every one is.
+            Tensor finite = _lossSum.isfinite().all().logical_and((_squaresSent ?? S2).sum().isfinite()).logical_and(BufferChanges.isfinite().all());
             _nonFinite.copy_(finite.logical_not());
             float[] host = new float[_hostScalars.shape[0]];
             host[SampleCount] = _localSamples;
@@ -138,14 +163,22 @@ internal sealed class StepBuffer : IDisposable
             host[PeakMemory + _rank] = (float)ResidentMemory.PeakMiB();
             _hostScalars.copy_(tensor(host));
         }
-        communicator.AllReduceSum(Buffer);
+        long bytesBefore = communicator.AllReducedBytes;
+        communicator.AllReduceSumTogether(_summed);
+        AllReduceBytes = communicator.AllReducedBytes - bytesBefore;
+        if (_squaresSent is not null)
+            S2.copy_(_squaresSent);
         float[] scalars = Scalars();
         ReadOnlySpan<float> totals = scalars.AsSpan(HostPart);
         (MeanLoss, AnyNonFinite) = ((double)scalars[LossSum] / totals[WeightSum], scalars[NonFinite] > 0);
         (TotalSamples, AnyStopRequested) = ((long)totals[SampleCount], totals[Stop] > 0);
         if (totals[WeightSum] != totals[MicroBatchCount])
             using (no_grad())
-                Buffer.narrow(0, 0, 2 * S1.shape[0]).mul_(totals[MicroBatchCount] / (double)totals[WeightSum]);
+            {
+                double rescale = totals[MicroBatchCount] / (double)totals[WeightSum];
+                S1.mul_(rescale);
+                S2.mul_(rescale);
+            }
         Projections = (totals[ProjectionSum], totals[ProjectionSquareSum]);
         totals[PeakMemory..].CopyTo(PeakResidentMiB);
     }
@@ -159,6 +192,8 @@ internal sealed class StepBuffer : IDisposable
 
     public void Dispose()
     {
+        _squaresSent?.Dispose();
+        _beforeSquares.Dispose();
         S1.Dispose();
         S2.Dispose();
         BufferChanges.Dispose();

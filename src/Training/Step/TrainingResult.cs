@@ -12,6 +12,9 @@ public sealed record TrainingResult(
 {
     /// <summary>This call's steady state, its warm-up left out (docs/training.md, "Throughput"); null for a call of one step.</summary>
     public SteadyState? Steady { get; init; }
+
+    /// <summary>The bytes of the step's all-reduce, as the communicator counts them: its payload, the same every step.</summary>
+    public long AllReduceBytesPerStep { get; init; }
 }
 
 /// <summary>

@@ -47,7 +47,8 @@ internal sealed class TrainingRun : IDisposable
         if (trainer.Data is IDevicePlacement placement)
             placement.PlaceOn(device);
         _feed = new MicroBatchFeed(trainer.Data, device, _settings.Train.Prefetch);
-        _buffer = new StepBuffer(_replica.Parameters.Count, _replica.Buffers.Count, communicator.Rank, communicator.Size, device);
+        _buffer = new StepBuffer(_replica.Parameters.Count, _replica.Buffers.Count, communicator.Rank, communicator.Size, device,
+            ComputePrecision.Parse("Collectives:SquaresPrecision", _settings.Collectives.SquaresPrecision));
         _watchdog = new CollectiveWatchdog(communicator.Rank, _settings.Check.TimeoutSeconds, () => _signals.Received is not null);
         _faults = FaultInjection.FromEnvironment(communicator.Rank);
         _clock = new StepTimings(device);
@@ -83,7 +84,7 @@ internal sealed class TrainingRun : IDisposable
             _faults.AfterMicroBatches(step, _buffer);
             _clock.ComputeDone();
 
-            // The one all-reduce of [S1 | S2 | buffer changes | scalars]: from here every rank reads the same sums.
+            // The one all-reduce of [S1 | buffer changes | scalars | S2] (S2 in Collectives:SquaresPrecision): from here every rank reads the same sums.
             using (_watchdog.Watch("all-reduce", step))
                 _buffer.Reduce(_communicator, _signals.Received is not null);
             _clock.CommunicationDone();
@@ -230,6 +231,7 @@ internal sealed class TrainingRun : IDisposable
         var result = new TrainingResult(step, counters.Samples, _controller.Kappa, counters.Skipped, metrics, throughput, stopped, _trainer.RunDirectory)
         {
             Steady = steady,
+            AllReduceBytesPerStep = _buffer.AllReduceBytes,
         };
         if (stopped)
         {
@@ -246,13 +248,13 @@ internal sealed class TrainingRun : IDisposable
         {
             ["steps"] = step, ["samples"] = counters.Samples, ["mean_batch_size"] = (double)counters.Samples / step,
             ["final_kappa"] = _controller.Kappa, ["world_size"] = _communicator.Size, ["skipped"] = counters.Skipped,
+            ["allreduce_bytes_per_step"] = _buffer.AllReduceBytes,
         };
         foreach ((string name, double value) in metrics)
             summary[name] = value;
         summary["throughput_samples_per_s"] = throughput;
         summary["wall_s"] = _clock.WallSeconds;
         summary["step_ms"] = _clock.Mean().ToJson();
-        summary["allreduce_bytes_per_step"] = _buffer.Bytes;
         if (steady is not null)
             summary["steady_state"] = new Dictionary<string, object>
             {

@@ -54,6 +54,16 @@ public sealed unsafe class NcclBindingTests() : TemporaryDirectoryTest("hpcadam-
             Assert.That((Seen("probe_type"), Seen("probe_op")), Is.EqualTo((7, 0)));
             Assert.That(((delegate* unmanaged<IntPtr>)NativeLibrary.GetExport(library, "probe_stream"))(), Is.EqualTo(IntPtr.Zero));
             Assert.That((NcclNativeMethods.Float64, NcclNativeMethods.BFloat16, NcclNativeMethods.Average), Is.EqualTo((8, 9, 4)));
+            Assert.That(Seen("probe_in_group"), Is.Zero, "a plain ncclAllReduce is outside any group");
+
+            // The step's float32 sums and bfloat16 squares go as one group: ncclGroupStart() and ncclGroupEnd() take nothing.
+            using var squares = torch.zeros(8, torch.ScalarType.BFloat16);
+            Assert.That(NcclNativeMethods.GroupStart(), Is.Zero);
+            void* squaresData = (void*)NcclCommunicator.Address(squares);
+            Assert.That(NcclNativeMethods.AllReduce(squaresData, squaresData, 8, NcclNativeMethods.BFloat16, NcclNativeMethods.Sum, communicator, IntPtr.Zero), Is.Zero);
+            Assert.That((Seen("probe_in_group"), Seen("probe_type")), Is.EqualTo((1, 9)));
+            Assert.That(NcclNativeMethods.GroupEnd(), Is.Zero);
+            Assert.That(Seen("probe_group_depth"), Is.Zero);
 
             // An error names the call, the rank and NCCL's own (static) text.
             int refused = NcclNativeMethods.CommInitRank(out _, 4, id, 5);

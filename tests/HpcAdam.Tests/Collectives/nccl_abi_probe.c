@@ -11,6 +11,7 @@ typedef struct { char internal[128]; } ncclUniqueId;
 
 static unsigned char seen_id[128];
 static int seen_ranks = -1, seen_rank = -1, seen_type = -1, seen_op = -1;
+static int group_depth, seen_in_group = -1;
 static size_t seen_count;
 static void *seen_stream = (void *)1;
 
@@ -30,8 +31,13 @@ int ncclCommInitRank(void **comm, int nranks, ncclUniqueId id, int rank) {
     return 0;
 }
 
+int ncclGroupStart(void) { group_depth++; return 0; }
+
+int ncclGroupEnd(void) { return group_depth-- > 0 ? 0 : 5; /* ncclInvalidUsage */ }
+
 int ncclAllReduce(const void *send, void *receive, size_t count, int type, int op, void *comm, void *stream) {
     if (comm != COMMUNICATOR) return 4;
+    seen_in_group = group_depth;
     seen_count = count;
     seen_type = type;
     seen_op = op;
@@ -49,4 +55,6 @@ int probe_rank(void) { return seen_rank; }
 size_t probe_count(void) { return seen_count; }
 int probe_type(void) { return seen_type; }
 int probe_op(void) { return seen_op; }
+int probe_in_group(void) { return seen_in_group; }
+int probe_group_depth(void) { return group_depth; }
 void *probe_stream(void) { return seen_stream; }

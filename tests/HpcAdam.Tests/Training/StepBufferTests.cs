@@ -37,16 +37,66 @@ public sealed class StepBufferTests
         Assert.That(buffer.TotalSamples, Is.EqualTo(3 * 8), "samples are still counted as samples");
     }
 
-    /// <summary>Three micro-batches of 8 samples, reduced on one process.</summary>
-    private static StepBuffer Filled(long[]? units)
+    [Test]
+    public void SquaresInBfloat16AreRoundedForTheSumAndWidenedBackWhileS1StaysFloat32()
     {
-        var buffer = new StepBuffer(2, bufferElements: 0, rank: 0, ranks: 1);
+        // g = 1.00390625 = 1 + 2^-8: S1 needs float32; S2 = 3·g² = 3.02348… rounds to the bfloat16 3.03125.
+        float[][] gradients = [[1.00390625f, 0.1f], [1.00390625f, 0.2f], [1.00390625f, 0.3f]];
+        using StepBuffer float32 = Filled(null, gradients, ScalarType.Float32), bfloat16 = Filled(null, gradients, ScalarType.BFloat16);
+
+        Assert.That(bfloat16.S1.data<float>().ToArray(), Is.EqualTo(float32.S1.data<float>().ToArray()));
+        using Tensor rounded = float32.S2.to(ScalarType.BFloat16).to(ScalarType.Float32);
+        Assert.That(bfloat16.S2.data<float>().ToArray(), Is.EqualTo(rounded.data<float>().ToArray()));
+        Assert.That(bfloat16.S2.data<float>()[0], Is.EqualTo(3.03125f));
+        Assert.That(bfloat16.S2.dtype, Is.EqualTo(ScalarType.Float32));
+    }
+
+    [Test]
+    public void TheBytesSummedAreCountedAndBfloat16SquaresSaveTwoBytesPerParameter()
+    {
+        // 2 parameters, no buffers, 9 scalars on one rank: [S1 | scalars | S2] in float32 is 4·(2 + 9 + 2) bytes.
+        using StepBuffer float32 = Filled(null, s_gradients, ScalarType.Float32), bfloat16 = Filled(null, s_gradients, ScalarType.BFloat16);
+        Assert.That(float32.AllReduceBytes, Is.EqualTo(4 * (2 + 9 + 2)));
+        Assert.That(bfloat16.AllReduceBytes, Is.EqualTo(4 * (2 + 9) + 2 * 2));
+    }
+
+    [Test]
+    public void ANonFiniteSquareIsSeenWithSquaresInBfloat16()
+    {
+        using StepBuffer poisoned = Filled(null, s_gradients, ScalarType.BFloat16, buffer => buffer.Poison(lossOnly: false));
+        Assert.That(poisoned.AnyNonFinite, Is.True);
+        Assert.That(float.IsNaN(poisoned.S2.data<float>()[0]), Is.True, "a NaN stays a NaN in bfloat16");
+
+        // A square finite in float32 but beyond bfloat16's largest value (3.3895e38) rounds to infinity: the step is skipped.
+        float[][] huge = [[1.8441e19f, 1f]];
+        using StepBuffer overflowing = Filled(null, huge, ScalarType.BFloat16), kept = Filled(null, huge, ScalarType.Float32);
+        Assert.That((overflowing.AnyNonFinite, kept.AnyNonFinite), Is.EqualTo((true, false)));
+        Assert.That(float.IsPositiveInfinity(overflowing.S2.data<float>()[0]), Is.True);
+    }
+
+    [Test]
+    public void UnitWeightsRescaleTheWidenedSquares()
+    {
+        long[] units = [10, 30, 60];
+        using StepBuffer float32 = Filled(units, s_gradients, ScalarType.Float32), bfloat16 = Filled(units, s_gradients, ScalarType.BFloat16);
+        Assert.That(bfloat16.S2.data<float>().ToArray(), Is.EqualTo(float32.S2.data<float>().ToArray()).Within(0.5).Percent);
+        Assert.That(bfloat16.S1.data<float>().ToArray(), Is.EqualTo(float32.S1.data<float>().ToArray()));
+    }
+
+    /// <summary>Three micro-batches of 8 samples, reduced on one process.</summary>
+    private static StepBuffer Filled(long[]? units) => Filled(units, s_gradients, ScalarType.Float32);
+
+    /// <summary>A micro-batch of 8 samples per gradient, S2 sent in <paramref name="squaresPrecision"/>, reduced on one process.</summary>
+    private static StepBuffer Filled(long[]? units, float[][] gradients, ScalarType squaresPrecision, Action<StepBuffer>? beforeReduce = null)
+    {
+        var buffer = new StepBuffer(gradients[0].Length, bufferElements: 0, rank: 0, ranks: 1, squaresPrecision: squaresPrecision);
         buffer.Clear();
-        for (int k = 0; k < s_gradients.Length; k++)
+        for (int k = 0; k < gradients.Length; k++)
         {
-            using Tensor gradient = tensor(s_gradients[k]), loss = tensor(s_losses[k]);
+            using Tensor gradient = tensor(gradients[k]), loss = tensor(s_losses[k]);
             buffer.Add(gradient, loss, samples: 8, units?[k]);
         }
+        beforeReduce?.Invoke(buffer);
         buffer.Reduce(new SingleProcessCommunicator(), stopRequested: false);
         return buffer;
     }

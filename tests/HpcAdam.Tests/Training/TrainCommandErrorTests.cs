@@ -19,6 +19,7 @@ public sealed class TrainCommandErrorTests() : TemporaryDirectoryTest("hpcadam-t
         yield return Case("bad MLP widths", "Model:Hidden", "--Model:Hidden=256,,x");
         yield return Case("an unknown data set", "Data:Name", "--Data:Name=imagenet");
         yield return Case("an unknown precision", "Train:Precision", "--Train:Precision=float16");
+        yield return Case("an unknown precision of the squares", "Collectives:SquaresPrecision = 'float16' is not a precision", "--Collectives:SquaresPrecision=float16");
         yield return Case("an unknown data placement", "Data:Placement", "--Data:Placement=gpu");
         yield return Case("a negative learning rate", "Optimizer:Lr = -1", "--Optimizer:Lr=-1");
         yield return Case("gamma1 of 1", "Optimizer:Gamma1 = 1", "--Optimizer:Gamma1=1");

@@ -20,6 +20,9 @@ public sealed class TrainingRunTests() : TemporaryDirectoryTest("hpcadam-train-"
             Assert.Fail($"{s_dataDir}/mnist is missing: run scripts/fetch-data.sh mnist (scripts/test.sh does)");
     }
 
+    /// <summary>The scalars that ride in the step's all-reduce on 2 ranks: loss sum, non-finite flag, 6 host counters, one memory slot per rank.</summary>
+    private const int StepScalarsOn2Ranks = 2 + 6 + 2;
+
     [Test]
     public void TheExampleMlpReaches97PercentOnMnistIn2EpochsOn2Ranks()
     {
@@ -28,6 +31,27 @@ public sealed class TrainingRunTests() : TemporaryDirectoryTest("hpcadam-train-"
         Assert.That(summary.GetProperty("world_size").GetInt32(), Is.EqualTo(2));
         Assert.That(summary.GetProperty("steps").GetInt64(), Is.EqualTo(2 * (60000 / 32) / 4));
         Assert.That(summary.GetProperty("test_accuracy").GetDouble(), Is.GreaterThanOrEqualTo(0.97));
+        // [S1 | scalars | S2] in float32, as the communicator counted it: 8 bytes per parameter for S1 and S2.
+        long parameters = run.Metrics("start").Single().GetProperty("parameters").GetInt64();
+        Assert.That(summary.GetProperty("allreduce_bytes_per_step").GetInt64(), Is.EqualTo(8 * parameters + 4 * StepScalarsOn2Ranks));
+    }
+
+    /// <summary>
+    /// The same example with S2 sent as bfloat16 (Collectives:SquaresPrecision): it reaches what float32
+    /// reaches, and the communicator counts 6 bytes per parameter for S1 and S2, a quarter fewer than 8.
+    /// </summary>
+    [Test]
+    public void TheExampleMlpWithSquaresInBfloat16AlsoReaches97PercentOnAQuarterFewerBytes()
+    {
+        RunFiles run = Train(ranks: 2, "run", "--config", Path.Combine(ChildProcess.RepoRoot, "examples", "mnist-mlp.json"), "--Collectives:SquaresPrecision=bfloat16");
+        JsonElement summary = run.Summary;
+        Assert.That(summary.GetProperty("test_accuracy").GetDouble(), Is.GreaterThanOrEqualTo(0.97));
+        Assert.That(summary.GetProperty("skipped").GetInt64(), Is.Zero);
+        long parameters = run.Metrics("start").Single().GetProperty("parameters").GetInt64();
+        Assert.That(parameters, Is.EqualTo(784 * 256 + 256 + 256 * 10 + 10));
+        long squaresBytes = summary.GetProperty("allreduce_bytes_per_step").GetInt64() - 4 * StepScalarsOn2Ranks;
+        Assert.That(squaresBytes, Is.EqualTo(6 * parameters));
+        Assert.That(squaresBytes / (8.0 * parameters), Is.EqualTo(0.75));
     }
 
     /// <summary>
@@ -203,7 +227,7 @@ public sealed class TrainingRunTests() : TemporaryDirectoryTest("hpcadam-train-"
         string[] all = ["train", $"--Data:Dir={s_dataDir}", $"--Run:Dir={directory}", .. arguments];
         ProcessOutcome outcome = ranks == 1 ? ChildProcess.RunAlone(all) : ChildProcess.MpiRun(ranks, ChildProcess.Hpcadam, all);
         Assert.That(outcome.ExitCode, Is.Zero, outcome.ToString());
-        Assert.That(outcome.Stdout, Does.Contain("test accuracy:"), outcome.ToString());
+        Assert.That(outcome.Stdout, Does.Contain("test accuracy:").And.Contain("MiB all-reduced per step"), outcome.ToString());
         return new RunFiles(directory);
     }
 }
