@@ -10,8 +10,11 @@
 #                                           CPU step on the same micro-batches (fused GPU kernels, then
 #                                           the tensor operations), NCCL on 1 rank (and 2 where mpirun
 #                                           exists), a cosine schedule with clipping, S2 sent as
-#                                           bfloat16 through NCCL, a table of step times, and `hpcadam bench step`
-#                                           against the machine's PyTorch
+#                                           bfloat16 through NCCL, a table of step times, `hpcadam bench step`
+#                                           against the machine's PyTorch, and the step's all-reduce in
+#                                           buckets (the same bytes as one call; ResNet-18's step with and
+#                                           without them)
+#   ./device-check.sh buckets               there: the buckets' part alone
 #
 # Bounded: every command has a timeout, the whole run stays under 8 minutes. It writes only under
 # the folder it runs in. Last run on an H200 with commit 8f477a3 (docs/running.md, "GPUs").
@@ -32,11 +35,10 @@ prepare() {
   echo "device-check: $out/device-check.tar.xz ($((bytes / 1048576)) MiB); there: tar -xJf device-check.tar.xz && cd device-check && ./device-check.sh run"
 }
 
-run() {
+# libtorch, NCCL, the CUDA runtime and NVRTC from the machine's PyTorch and its nvidia-* wheels.
+environment() {
   cd "$(dirname "$0")"
-  local bin=./hpcadam/hpcadam
-  [ -x "$bin" ] || { echo "device-check: run it from the unpacked folder (./hpcadam/hpcadam is missing)" >&2; exit 2; }
-  # libtorch and NCCL come from the machine's PyTorch and its nvidia-nccl wheel.
+  [ -x ./hpcadam/hpcadam ] || { echo "device-check: run it from the unpacked folder (./hpcadam/hpcadam is missing)" >&2; exit 2; }
   local torch_lib nccl_lib cudart_lib nvrtc_lib
   torch_lib=$(python3 -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
   nccl_lib=$(python3 -c 'import os, nvidia.nccl; print(os.path.join(list(nvidia.nccl.__path__)[0], "lib"))' 2>/dev/null || true)
@@ -47,6 +49,11 @@ run() {
   if [ -n "$nccl_lib" ]; then export HPCADAM_NCCL_LIBRARY="$nccl_lib/libnccl.so.2"; fi
   if [ -n "$cudart_lib" ]; then export HPCADAM_CUDART_LIBRARY=$(ls "$cudart_lib"/libcudart.so.* | head -1); fi
   if [ -n "$nvrtc_lib" ]; then export HPCADAM_NVRTC_LIBRARY=$(ls "$nvrtc_lib"/libnvrtc.so.* | grep -v builtins | head -1); fi
+}
+
+run() {
+  environment
+  local bin=./hpcadam/hpcadam
   local t="timeout 120"
 
   echo "== versions"
@@ -141,8 +148,74 @@ PY
   # optimizer alone against fused Adam. At 10-20 ms a ResNet-18 step on an H200 that is a minute or two; the bound keeps the script under 8.
   echo "== bench step: HpcAdam against this PyTorch, same models and batches"
   timeout 300 "$bin" bench step --device cuda --json runs/bench-step.json || { echo "device-check: bench step failed or ran out of time" >&2; failures=$((failures + 1)); }
+  buckets || failures=$((failures + $?))
   echo "device-check: $failures check(s) failed"
   return "$((failures > 0))"
+}
+
+# The step's all-reduce in buckets (Collectives:BucketMiB): with NCCL on a stream of its own and the optimizer on each bucket
+# as it arrives, the same bytes as the whole buffer in one call; then what the pipeline hides of ResNet-18's step.
+buckets() {
+  local bin=./hpcadam/hpcadam t="timeout 120" failures=0
+  local common=(train --Data:Name=synthetic --Model:Name=mlp --Batch:MicroBatchSize=32 --Batch:Kappa=4 --Check:TimeoutSeconds=60 --Train:Steps=50
+    --Device:Name=cuda)
+  mkdir -p runs
+  echo "== buckets: 50 steps in 7 buckets against the whole buffer in one call, NCCL on 1 rank (float32 and bfloat16 squares)"
+  local squares
+  for squares in float32 bfloat16; do
+    local setting=(--Collectives:Backend=nccl --Collectives:SquaresPrecision=$squares)
+    $t "$bin" "${common[@]}" "${setting[@]}" --Run:Dir=runs/nccl-whole-$squares | tail -1 || failures=$((failures + 1))
+    $t "$bin" "${common[@]}" "${setting[@]}" --Collectives:BucketMiB=0.125 --Run:Dir=runs/nccl-buckets-$squares | tail -1 || failures=$((failures + 1))
+    same_bytes runs/nccl-whole-$squares runs/nccl-buckets-$squares || failures=$((failures + 1))
+  done
+  local two=(mpirun --allow-run-as-root --oversubscribe -np 2)
+  if command -v mpirun >/dev/null; then
+    echo "== buckets: the same on 2 ranks sharing the GPU through MPI"
+    $t "${two[@]}" "$bin" "${common[@]}" --Device:Share=true --Collectives:Backend=mpi --Run:Dir=runs/mpi2-whole | tail -1 || failures=$((failures + 1))
+    $t "${two[@]}" "$bin" "${common[@]}" --Device:Share=true --Collectives:Backend=mpi --Collectives:BucketMiB=0.125 --Run:Dir=runs/mpi2-buckets | tail -1 \
+      || failures=$((failures + 1))
+    same_bytes runs/mpi2-whole runs/mpi2-buckets || failures=$((failures + 1))
+  fi
+  echo "== ResNet-18 with and without buckets: 1 rank with NCCL (M = 256), 2 ranks through MPI (M = 128, κ = 2); two rounds"
+  local resnet=(train --Data:Name=synthetic --Model:Name=resnet18 --Check:TimeoutSeconds=60 --Train:Steps=60 --Device:Name=cuda --Eval:Samples=256)
+  local round mib
+  for round in 1 2; do
+    for mib in 0 4 25; do
+      $t "$bin" "${resnet[@]}" --Batch:MicroBatchSize=256 --Batch:Kappa=1 --Collectives:Backend=nccl --Collectives:BucketMiB=$mib \
+        --Run:Dir=runs/resnet-nccl-$mib-mib-$round >/dev/null || failures=$((failures + 1))
+      if command -v mpirun >/dev/null; then
+        $t "${two[@]}" "$bin" "${resnet[@]}" --Batch:MicroBatchSize=128 --Batch:Kappa=2 --Device:Share=true --Collectives:Backend=mpi \
+          --Collectives:BucketMiB=$mib --Run:Dir=runs/resnet-mpi2-$mib-mib-$round >/dev/null || failures=$((failures + 1))
+      fi
+    done
+  done
+  python3 - runs/resnet-* <<'PY'
+import json, sys
+print("| run | buckets | compute | communication | optimizer | statistics | other | total | after compute |")
+print("|---|---|---|---|---|---|---|---|---|")
+for run in sorted(sys.argv[1:]):
+    summary = json.load(open(f"{run}/summary.json"))
+    ms = summary["steady_state"]["step_ms"]
+    after = ms["comm"] + ms["optim"] + ms["stats"]
+    print(f"| {run.split('/')[-1]} | {summary['allreduce_buckets']} | {ms['compute']:.3f} | {ms['comm']:.3f} | {ms['optim']:.3f} | {ms['stats']:.3f} | "
+          f"{ms['other']:.3f} | {ms['total']:.3f} | {after:.3f} |")
+PY
+  echo "device-check: buckets: $failures check(s) failed"
+  return "$failures"
+}
+
+# The last checkpoints of two runs hold the same bytes: weights, and the optimizer's m and v.
+same_bytes() {
+  local a b file
+  a=$(ls -d "$1"/checkpoints/* | tail -1) b=$(ls -d "$2"/checkpoints/* | tail -1)
+  for file in model.safetensors optimizer.safetensors; do
+    if cmp -s "$a/$file" "$b/$file"; then
+      echo "$2 against $1: $file identical"
+    else
+      echo "$2 against $1: $file DIFFERS"
+      return 1
+    fi
+  done
 }
 
 # The final weights of two runs, relative difference ‖a − b‖ / ‖a‖ over the whole model, against a bound.
@@ -170,5 +243,6 @@ PY
 case "${1:-}" in
   prepare) shift; prepare "$@" ;;
   run) run ;;
-  *) echo "usage: scripts/device-check.sh prepare [DIR] | ./device-check.sh run (on the GPU machine)" >&2; exit 2 ;;
+  buckets) environment && buckets ;;
+  *) echo "usage: scripts/device-check.sh prepare [DIR] | ./device-check.sh run|buckets (on the GPU machine)" >&2; exit 2 ;;
 esac

@@ -9,28 +9,32 @@ namespace HpcAdam.Collectives;
 /// </summary>
 public sealed class CudaEventClock : IDisposable
 {
-    private readonly IntPtr[] _events;
+    private readonly List<IntPtr> _events = [];
 
-    /// <summary><paramref name="marks"/> events on cuda:<paramref name="device"/>, which becomes this thread's current device.</summary>
-    public CudaEventClock(int device, int marks)
-    {
+    /// <summary>A clock on cuda:<paramref name="device"/>, which becomes this thread's current device.</summary>
+    public CudaEventClock(int device) =>
         CudaRuntimeNativeMethods.Check(CudaRuntimeNativeMethods.SetDevice(device), "cudaSetDevice");
-        _events = new IntPtr[marks];
-        for (int i = 0; i < marks; i++)
-            CudaRuntimeNativeMethods.Check(CudaRuntimeNativeMethods.EventCreate(out _events[i]), "cudaEventCreate");
+
+    /// <summary>Mark <paramref name="index"/> now on the device's null stream; the events are made as the marks first need them, then reused.</summary>
+    public void Mark(int index)
+    {
+        while (_events.Count <= index)
+        {
+            CudaRuntimeNativeMethods.Check(CudaRuntimeNativeMethods.EventCreate(out IntPtr cudaEvent), "cudaEventCreate");
+            _events.Add(cudaEvent);
+        }
+        CudaRuntimeNativeMethods.Check(CudaRuntimeNativeMethods.EventRecord(_events[index], IntPtr.Zero), "cudaEventRecord");
     }
 
-    /// <summary>Mark <paramref name="index"/> now on the device's null stream.</summary>
-    public void Mark(int index) => CudaRuntimeNativeMethods.Check(CudaRuntimeNativeMethods.EventRecord(_events[index], IntPtr.Zero), "cudaEventRecord");
-
-    /// <summary>Milliseconds from each mark to the next, once the last has completed on the device.</summary>
-    public void Intervals(Span<double> milliseconds)
+    /// <summary>Milliseconds from each of the first <paramref name="marks"/> marks to the next, into <paramref name="milliseconds"/>, once the last has completed on the device.</summary>
+    public void Intervals(int marks, List<double> milliseconds)
     {
-        CudaRuntimeNativeMethods.Check(CudaRuntimeNativeMethods.EventSynchronize(_events[^1]), "cudaEventSynchronize");
-        for (int i = 0; i + 1 < _events.Length; i++)
+        milliseconds.Clear();
+        CudaRuntimeNativeMethods.Check(CudaRuntimeNativeMethods.EventSynchronize(_events[marks - 1]), "cudaEventSynchronize");
+        for (int i = 0; i + 1 < marks; i++)
         {
             CudaRuntimeNativeMethods.Check(CudaRuntimeNativeMethods.EventElapsedTime(out float ms, _events[i], _events[i + 1]), "cudaEventElapsedTime");
-            milliseconds[i] = ms;
+            milliseconds.Add(ms);
         }
     }
 

@@ -4,7 +4,8 @@ namespace HpcAdam.Collectives;
 
 /// <summary>
 /// The few CUDA runtime calls TorchSharp does not offer: which device NCCL's calls on this thread
-/// use (ncclCommInitRank takes the current device), and versions for doctor. Every function returns
+/// use (ncclCommInitRank takes the current device), the events and the stream that order NCCL's
+/// work against libtorch's, and versions for doctor. Every function returns
 /// a cudaError_t: 0 is cudaSuccess.
 /// </summary>
 internal static partial class CudaRuntimeNativeMethods
@@ -30,6 +31,32 @@ internal static partial class CudaRuntimeNativeMethods
     /// <summary>cudaEventRecord(cudaEvent_t, cudaStream_t): the event completes when the stream's work queued before it has.</summary>
     [LibraryImport(Library, EntryPoint = "cudaEventRecord")]
     internal static partial int EventRecord(IntPtr cudaEvent, IntPtr stream);
+
+    /// <summary>cudaEventCreateWithFlags(cudaEvent_t*, unsigned): with <see cref="EventDisableTiming"/>, an event only to order streams by.</summary>
+    [LibraryImport(Library, EntryPoint = "cudaEventCreateWithFlags")]
+    internal static partial int EventCreateWithFlags(out IntPtr cudaEvent, uint flags);
+
+    internal const uint EventDisableTiming = 2;
+
+    /// <summary>cudaEventQuery(cudaEvent_t): 0 once the work before the event is done, <see cref="NotReady"/> before.</summary>
+    [LibraryImport(Library, EntryPoint = "cudaEventQuery")]
+    internal static partial int EventQuery(IntPtr cudaEvent);
+
+    /// <summary>
+    /// cudaStreamCreateWithFlags(cudaStream_t*, unsigned): with <see cref="StreamNonBlocking"/>, a stream that does not
+    /// wait for the legacy null stream, where libtorch queues its work, nor the null stream for it: only events order them.
+    /// </summary>
+    [LibraryImport(Library, EntryPoint = "cudaStreamCreateWithFlags")]
+    internal static partial int StreamCreateWithFlags(out IntPtr stream, uint flags);
+
+    internal const uint StreamNonBlocking = 1;
+
+    [LibraryImport(Library, EntryPoint = "cudaStreamDestroy")]
+    internal static partial int StreamDestroy(IntPtr stream);
+
+    /// <summary>cudaStreamWaitEvent(cudaStream_t, cudaEvent_t, unsigned): work queued on the stream after this call waits for the event; the host does not.</summary>
+    [LibraryImport(Library, EntryPoint = "cudaStreamWaitEvent")]
+    internal static partial int StreamWaitEvent(IntPtr stream, IntPtr cudaEvent, uint flags);
 
     [LibraryImport(Library, EntryPoint = "cudaEventSynchronize")]
     internal static partial int EventSynchronize(IntPtr cudaEvent);

@@ -50,6 +50,16 @@ public interface ICommunicator : IDisposable
     /// </summary>
     IPendingAllReduce StartAllReduceSum(torch.Tensor tensor);
 
+    /// <summary>
+    /// Starts the sums of <see cref="AllReduceSumTogether"/> and returns at once, for a pipeline that works on
+    /// one part of a buffer while the next is in flight. Sums started one after another complete in that order.
+    /// <see cref="IPendingAllReduce.Wait"/> returns once work that follows may read the tensors: on the host, when the
+    /// sums are complete (MPI's blocking calls, made by a thread of the communicator's own); on a GPU, once the
+    /// device's stream is ordered after them (NCCL on a stream of its own; the host does not wait). Until every sum
+    /// started has been waited for, the caller makes no other call on this communicator and leaves the tensors alone.
+    /// </summary>
+    IPendingAllReduce StartAllReduceSumTogether(IReadOnlyList<torch.Tensor> tensors);
+
     void Broadcast<T>(Span<T> buffer, int root) where T : unmanaged;
 
     /// <summary>Concatenates every rank's <paramref name="send"/> in rank order into <paramref name="receive"/> (Size × send.Length).</summary>

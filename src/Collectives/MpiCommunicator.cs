@@ -17,6 +17,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
 
     private static int s_created;
     private bool _disposed;
+    private CollectiveThread? _collectiveThread;
 
     private MpiCommunicator(ThreadLevel providedThreadLevel)
     {
@@ -120,6 +121,19 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         return new PendingMpiAllReduce(this, request, tensor);
     }
 
+    /// <summary>
+    /// The blocking calls of <see cref="AllReduceSumTogether"/>, made in order by a thread of this communicator's
+    /// own (<see cref="CollectiveThread"/>); a GPU tensor is staged through host memory there, as always over MPI.
+    /// </summary>
+    public IPendingAllReduce StartAllReduceSumTogether(IReadOnlyList<torch.Tensor> tensors)
+    {
+        foreach (torch.Tensor tensor in tensors)
+            if (tensor.device_type == DeviceType.CPU)
+                TensorMemory.Of(tensor, "all-reduce");   // refused here, on the caller's thread, rather than when its turn comes
+        _collectiveThread ??= new CollectiveThread($"MPI collectives of rank {Rank}");
+        return _collectiveThread.Start(() => AllReduceSumTogether(tensors));
+    }
+
     public void Broadcast<T>(Span<T> buffer, int root) where T : unmanaged
     {
         fixed (T* data = buffer)
@@ -152,6 +166,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         if (_disposed)
             return;
         _disposed = true;
+        _collectiveThread?.Dispose();
         Check(NativeMethods.Finalize(), "MPI_Finalize");
     }
 

@@ -6,14 +6,15 @@ namespace HpcAdam.Collectives;
 /// Sums tensors on this rank's GPU with NCCL; everything else (host buffers, broadcasts, the
 /// gathers of a few numbers) goes through the communicator it was built on, MPI. The NCCL
 /// communicator is made the usual way: rank 0 draws a unique id, MPI broadcasts it, every rank
-/// joins with ncclCommInitRank on its own device. Sums run on the null stream, where libtorch's
-/// own work runs, so they stay in order with it without a stream of their own. Unverified on
-/// hardware: this project's test machines have no GPU (docs/running.md, "GPUs").
+/// joins with ncclCommInitRank on its own device. A blocking sum runs on the null stream, where
+/// libtorch's own work runs, so it stays in order with it; the pipelined sums of a bucketed step run
+/// on a stream of their own, ordered against libtorch's work by CUDA events.
 /// </summary>
 public sealed unsafe class NcclCommunicator : ICommunicator
 {
     private readonly ICommunicator _host;
     private IntPtr _communicator;
+    private IntPtr _stream;   // NCCL's own, for the pipelined sums; made on first use
     private long _ncclBytes;
 
     private NcclCommunicator(ICommunicator host, int device, IntPtr communicator, string version)
@@ -70,18 +71,81 @@ public sealed unsafe class NcclCommunicator : ICommunicator
             _host.AllReduceSumTogether(tensors);
             return;
         }
+        SumAsGroup(tensors, IntPtr.Zero);
+        WaitForNullStream();
+    }
+
+    /// <summary>
+    /// Starts the sums of <see cref="AllReduceSumTogether"/> on a stream of NCCL's own, which waits (by an event) for
+    /// the work libtorch queued before on the null stream, which wrote the tensors. Waiting for the returned request
+    /// makes the null stream wait for the sums (an event again): the host goes on at once, so the optimizer's kernels
+    /// for one bucket can be queued while NCCL still sums the next. A peer that dies leaves NCCL's kernels waiting,
+    /// and the step's next wait on the device with them; the step's watchdog (Check:TimeoutSeconds) ends the job then.
+    /// </summary>
+    public IPendingAllReduce StartAllReduceSumTogether(IReadOnlyList<torch.Tensor> tensors)
+    {
+        if (tensors.All(tensor => tensor.device_type != DeviceType.CUDA))
+            return _host.StartAllReduceSumTogether(tensors);
+        if (_stream == IntPtr.Zero)
+            CudaRuntimeNativeMethods.Check(CudaRuntimeNativeMethods.StreamCreateWithFlags(out _stream, CudaRuntimeNativeMethods.StreamNonBlocking),
+                "cudaStreamCreateWithFlags");
+        Order(after: IntPtr.Zero, IntPtr.Zero, _stream);
+        SumAsGroup(tensors, _stream);
+        return new PendingSum(RecordEvent(_stream));
+    }
+
+    /// <summary>One NCCL group of in-place sums on <paramref name="stream"/>.</summary>
+    private void SumAsGroup(IReadOnlyList<torch.Tensor> tensors, IntPtr stream)
+    {
         // Every tensor is checked before the group opens: a group left open would hold back NCCL's next call.
         int[] dataTypes = [.. tensors.Select(DataType)];
         Check(NcclNativeMethods.GroupStart(), "ncclGroupStart", Rank);
         for (int i = 0; i < tensors.Count; i++)
         {
             void* data = (void*)Address(tensors[i]);
-            Check(NcclNativeMethods.AllReduce(data, data, (nuint)tensors[i].numel(), dataTypes[i], NcclNativeMethods.Sum, _communicator, IntPtr.Zero),
+            Check(NcclNativeMethods.AllReduce(data, data, (nuint)tensors[i].numel(), dataTypes[i], NcclNativeMethods.Sum, _communicator, stream),
                 "ncclAllReduce", Rank);
             _ncclBytes += tensors[i].numel() * tensors[i].element_size();
         }
         Check(NcclNativeMethods.GroupEnd(), "ncclGroupEnd", Rank);
-        WaitForNullStream();
+    }
+
+    /// <summary>An event recorded now on <paramref name="stream"/>: it completes when the work queued there before it has.</summary>
+    private static IntPtr RecordEvent(IntPtr stream)
+    {
+        CudaRuntimeNativeMethods.Check(CudaRuntimeNativeMethods.EventCreateWithFlags(out IntPtr cudaEvent, CudaRuntimeNativeMethods.EventDisableTiming),
+            "cudaEventCreateWithFlags");
+        CudaRuntimeNativeMethods.Check(CudaRuntimeNativeMethods.EventRecord(cudaEvent, stream), "cudaEventRecord");
+        return cudaEvent;
+    }
+
+    /// <summary>
+    /// Work queued on <paramref name="waiting"/> from now on waits for <paramref name="cudaEvent"/>, or, where that is zero, for
+    /// the work queued on <paramref name="after"/> so far. An event destroyed once waited on is released when it completes.
+    /// </summary>
+    private static void Order(IntPtr after, IntPtr cudaEvent, IntPtr waiting)
+    {
+        IntPtr waitFor = cudaEvent == IntPtr.Zero ? RecordEvent(after) : cudaEvent;
+        CudaRuntimeNativeMethods.Check(CudaRuntimeNativeMethods.StreamWaitEvent(waiting, waitFor, 0), "cudaStreamWaitEvent");
+        _ = CudaRuntimeNativeMethods.EventDestroy(waitFor);
+    }
+
+    /// <summary>Sums in flight on NCCL's stream: waiting orders the null stream after them.</summary>
+    private sealed class PendingSum(IntPtr done) : IPendingAllReduce
+    {
+        private IntPtr _done = done;
+
+        public bool Test() => _done == IntPtr.Zero || CudaRuntimeNativeMethods.EventQuery(_done) == 0;
+
+        public void Wait()
+        {
+            if (_done == IntPtr.Zero)
+                return;
+            Order(after: IntPtr.Zero, _done, waiting: IntPtr.Zero);
+            _done = IntPtr.Zero;
+        }
+
+        public void Dispose() => Wait();
     }
 
     /// <summary>The ncclDataType_t of a tensor NCCL can sum in place on this rank's GPU.</summary>
@@ -136,7 +200,7 @@ public sealed unsafe class NcclCommunicator : ICommunicator
     }
 
     public IPendingAllReduce StartAllReduceSum(torch.Tensor tensor) => tensor.device_type == DeviceType.CUDA
-        ? throw new NotSupportedException("a non-blocking all-reduce of a GPU tensor is not implemented; use AllReduceSum")
+        ? StartAllReduceSumTogether([tensor])
         : _host.StartAllReduceSum(tensor);
 
     public void Broadcast<T>(Span<T> buffer, int root) where T : unmanaged => _host.Broadcast(buffer, root);
@@ -170,6 +234,8 @@ public sealed unsafe class NcclCommunicator : ICommunicator
         IntPtr communicator = _communicator;
         _communicator = IntPtr.Zero;
         Check(NcclNativeMethods.CommDestroy(communicator), "ncclCommDestroy", Rank);
+        if (_stream != IntPtr.Zero)
+            _ = CudaRuntimeNativeMethods.StreamDestroy(_stream);   // released once its work is done
     }
 
     internal static void Check(int result, string call, int rank)

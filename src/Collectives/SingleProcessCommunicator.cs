@@ -41,6 +41,12 @@ public sealed class SingleProcessCommunicator : ICommunicator
         return CompletedAllReduce.Instance;
     }
 
+    public IPendingAllReduce StartAllReduceSumTogether(IReadOnlyList<torch.Tensor> tensors)
+    {
+        AllReduceSumTogether(tensors);
+        return CompletedAllReduce.Instance;
+    }
+
     public void Broadcast<T>(Span<T> buffer, int root) where T : unmanaged
     {
         if (root != 0)

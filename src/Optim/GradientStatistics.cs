@@ -35,7 +35,14 @@ public readonly record struct GradientStatistics(double GradNorm, double? Varian
 
     public static GradientStatistics Measure(torch.Tensor gradientSum, torch.Tensor squaredGradientSum, int kappa, int microBatchSize, int maxThreads = 0)
     {
-        (double squaredSum, double squareSum) = Sums(gradientSum, squaredGradientSum, maxThreads > 0 ? maxThreads : Math.Max(1, torch.get_num_threads()));
+        var sums = new GradientSums(gradientSum, squaredGradientSum, maxThreads);
+        sums.Add(0, gradientSum.numel());
+        return sums.Measure(kappa, microBatchSize);
+    }
+
+    /// <summary>The statistics of a step of <paramref name="kappa"/> micro-batches of <paramref name="microBatchSize"/> samples from ‖S1‖² and Σ S2.</summary>
+    internal static GradientStatistics FromSums(double squaredSum, double squareSum, int kappa, int microBatchSize)
+    {
         double meanSquaredNorm = squaredSum / ((double)kappa * kappa);
         if (kappa < 2)
             return new GradientStatistics(Math.Sqrt(meanSquaredNorm), null, null) { Kappa = kappa, MicroBatchSize = microBatchSize };
@@ -45,32 +52,43 @@ public readonly record struct GradientStatistics(double GradNorm, double? Varian
         return new GradientStatistics(Math.Sqrt(meanSquaredNorm), variance,
             trueSquaredNorm > 0 ? microBatchSize * variance / trueSquaredNorm : null) { Kappa = kappa, MicroBatchSize = microBatchSize };
     }
+}
 
-    /// <summary>
-    /// ‖S1‖² and Σ S2, widened to double vector by vector and summed chunk by chunk in a fixed
-    /// order, so every rank gets the same bits; one read of each buffer, at memory speed.
-    /// </summary>
-    private static unsafe (double SquaredSum, double SquareSum) Sums(torch.Tensor gradientSum, torch.Tensor squaredGradientSum, int maxThreads)
+/// <summary>
+/// ‖S1‖² and Σ S2, the two sums <see cref="GradientStatistics"/> needs, taken range by range as a bucketed all-reduce
+/// delivers S1 and S2 (docs/training.md, "Buckets"). In host memory each chunk of <see cref="ChunkedParallel"/> is widened
+/// to double vector by vector and summed on its own, and the chunks' sums are added in a fixed order at the end: one read
+/// of each buffer, at memory speed, and the same bits on every rank, whatever the ranges, the order they come in or the
+/// thread count. On a GPU the whole buffers are summed once, in <see cref="Measure"/>: sums per range would change the
+/// bits with the bucket size.
+/// </summary>
+public sealed class GradientSums(torch.Tensor gradientSum, torch.Tensor squaredGradientSum, int maxThreads = 0)
+{
+    private readonly bool _onHost = gradientSum.device_type == DeviceType.CPU && gradientSum.dtype == torch.ScalarType.Float32;
+    private readonly (double SquaredSum, double SquareSum)[] _chunks = new (double, double)[ChunkedParallel.ChunkCount(gradientSum.numel())];
+    private readonly int _threads = maxThreads > 0 ? maxThreads : Math.Max(1, torch.get_num_threads());
+    private long _added;
+
+    /// <summary>Where a range may start: on a multiple of this many elements (a chunk's).</summary>
+    public const long RangeAlignment = ChunkedParallel.ChunkElements;
+
+    /// <summary>Elements [<paramref name="offset"/>, offset + <paramref name="count"/>) have their final sums; the offset is a multiple of <see cref="ChunkedParallel.ChunkElements"/>.</summary>
+    public unsafe void Add(long offset, long count)
     {
-        if (gradientSum.device_type != DeviceType.CPU || gradientSum.dtype != torch.ScalarType.Float32)
-        {
-            using var scope = torch.NewDisposeScope();
-            torch.Tensor s1 = gradientSum.to(torch.ScalarType.Float64), s2 = squaredGradientSum.to(torch.ScalarType.Float64);
-            // Both sums in one copy to the host: one wait for the device, not two.
-            double[] sums = torch.stack([s1.dot(s1), s2.sum()]).cpu().data<double>().ToArray();
-            return (sums[0], sums[1]);
-        }
+        _added += count;
+        if (!_onHost)
+            return;
         ReadOnlySpan<float> first = HostSpan.Of<float>(gradientSum, "S1"), second = HostSpan.Of<float>(squaredGradientSum, "S2");
-        var partial = new (double, double)[ChunkedParallel.ChunkCount(first.Length)];
+        var chunks = _chunks;
         fixed (float* s1 = first, s2 = second)
         {
             (nint s1Address, nint s2Address) = ((nint)s1, (nint)s2);
-            ChunkedParallel.For(first.Length, maxThreads, (chunk, start, count) =>
+            ChunkedParallel.For(offset, offset + count, first.Length, _threads, (chunk, start, length) =>
             {
                 float* g = (float*)s1Address + start, g2 = (float*)s2Address + start;
                 Vector<double> squared = Vector<double>.Zero, squares = Vector<double>.Zero;
                 int i = 0;
-                for (; i <= count - Vector<float>.Count; i += Vector<float>.Count)
+                for (; i <= length - Vector<float>.Count; i += Vector<float>.Count)
                 {
                     Vector.Widen(Vector.Load(g + i), out Vector<double> low, out Vector<double> high);
                     squared += low * low + high * high;
@@ -78,14 +96,27 @@ public readonly record struct GradientStatistics(double GradNorm, double? Varian
                     squares += low + high;
                 }
                 double squaredSum = Vector.Sum(squared), squareSum = Vector.Sum(squares);
-                for (; i < count; i++)
+                for (; i < length; i++)
                 {
                     squaredSum += (double)g[i] * g[i];
                     squareSum += g2[i];
                 }
-                partial[chunk] = (squaredSum, squareSum);
+                chunks[chunk] = (squaredSum, squareSum);
             });
         }
-        return (partial.Sum(sums => sums.Item1), partial.Sum(sums => sums.Item2));
+    }
+
+    /// <summary>The statistics, once every element has been added.</summary>
+    public GradientStatistics Measure(int kappa, int microBatchSize)
+    {
+        if (_added != gradientSum.numel())
+            throw new InvalidOperationException($"the sums cover {_added} of {gradientSum.numel()} elements; add every range before measuring");
+        if (_onHost)
+            return GradientStatistics.FromSums(_chunks.Sum(sums => sums.SquaredSum), _chunks.Sum(sums => sums.SquareSum), kappa, microBatchSize);
+        using var scope = torch.NewDisposeScope();
+        torch.Tensor s1 = gradientSum.to(torch.ScalarType.Float64), s2 = squaredGradientSum.to(torch.ScalarType.Float64);
+        // Both sums in one copy to the host: one wait for the device, not two.
+        double[] sums = torch.stack([s1.dot(s1), s2.sum()]).cpu().data<double>().ToArray();
+        return GradientStatistics.FromSums(sums[0], sums[1], kappa, microBatchSize);
     }
 }

@@ -50,6 +50,8 @@ internal static class SettingsValidation
         if ((ComputePrecision.Problem("Train:Precision", settings.Train.Precision)
              ?? ComputePrecision.Problem("Collectives:SquaresPrecision", settings.Collectives.SquaresPrecision)) is { } precision)
             return precision;
+        if (!(settings.Collectives.BucketMiB >= 0) || double.IsInfinity(settings.Collectives.BucketMiB))
+            return $"Collectives:BucketMiB = {settings.Collectives.BucketMiB.ToString(CultureInfo.InvariantCulture)} must be 0 (one bucket) or a positive number of MiB";
         if (settings.Train.MaxSkips < 1)
             return $"Train:MaxSkips = {settings.Train.MaxSkips} must be at least 1 (steps in a row with a non-finite value before the job stops)";
         if (settings.Check.Every < 0)

@@ -209,4 +209,7 @@ public sealed class CollectivesSettings
 
     [Description("what S2, the sum of the squared gradients, travels in: float32, or bfloat16 (rounded before the sum and widened after it; S1 and S2 then take 6 bytes per parameter instead of 8)")]
     public string SquaresPrecision { get; set; } = "float32";
+
+    [Description("MiB of S1 in each bucket of the step's all-reduce (with as many elements of S2): the statistics and the optimizer take each bucket as it arrives while the next is in flight; 0, or a model no larger, sums the whole buffer in one call")]
+    public double BucketMiB { get; set; } = 25;
 }

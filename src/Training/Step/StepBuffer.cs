@@ -27,6 +27,11 @@ namespace HpcAdam.Training;
 /// rounded), and widened back into S2 after it, so the optimizer and the statistics read float32 as
 /// before. Everything before S2 stays float32; the two parts are summed together, as one phase
 /// (docs/training.md, "Squares in bfloat16").</para>
+/// <para>With buckets (Collectives:BucketMiB), the same sums travel in several calls, all started at once:
+/// the buffer changes and the scalars first, so that every rank knows at once whether the step is
+/// skipped, then S1 and S2 a bucket at a time, each bucket a whole number of the statistics' chunks
+/// (docs/training.md, "Buckets"). <see cref="ReduceInBuckets"/> hands each bucket's range to the step as
+/// it arrives, while the later ones are still in flight.</para>
 /// </summary>
 internal sealed class StepBuffer : IDisposable
 {
@@ -40,16 +45,23 @@ internal sealed class StepBuffer : IDisposable
 
     private readonly int _rank;
 
-    // What the all-reduce sums: the whole buffer, or the part before S2 and S2's bfloat16 copy.
+    // What the all-reduce sums: the whole buffer, or the part before S2 and S2's bfloat16 copy; with buckets,
+    // the buffer changes and scalars, then each bucket's S1 and S2 (or its bfloat16 copy).
     private readonly Tensor _beforeSquares;
     private readonly Tensor? _squaresSent;
     private readonly Tensor[] _summed;
+    private readonly ParameterRange[] _buckets;
+    private readonly Tensor[][] _bucketSums;
+    private double? _rescale;
 
     /// <summary>
     /// A buffer on <paramref name="device"/> (the CPU by default) for a model of <paramref name="parameters"/> weights and
-    /// <paramref name="bufferElements"/> buffer elements, whose S2 travels in <paramref name="squaresPrecision"/> (float32 or bfloat16).
+    /// <paramref name="bufferElements"/> buffer elements, whose S2 travels in <paramref name="squaresPrecision"/> (float32 or bfloat16),
+    /// summed in buckets of <paramref name="bucketElements"/> elements of S1 and of S2, rounded up to a whole number of
+    /// <see cref="GradientSums.RangeAlignment"/> (0, or as many as there are parameters: the whole buffer in one call).
     /// </summary>
-    public StepBuffer(long parameters, long bufferElements, int rank, int ranks, Device? device = null, ScalarType squaresPrecision = ScalarType.Float32)
+    public StepBuffer(long parameters, long bufferElements, int rank, int ranks, Device? device = null, ScalarType squaresPrecision = ScalarType.Float32,
+        long bucketElements = 0)
     {
         int scalarCount = HostPart + PeakMemory + ranks;
         long beforeSquares = parameters + bufferElements + scalarCount;
@@ -71,7 +83,26 @@ internal sealed class StepBuffer : IDisposable
             _squaresSent = empty(parameters, squaresPrecision, device: Buffer.device);
             _summed = [_beforeSquares, _squaresSent];
         }
+        _buckets = Buckets(parameters, bucketElements);
+        _bucketSums = _buckets.Length == 1 ? [] :
+        [
+            [Buffer.narrow(0, parameters, bufferElements + scalarCount)],
+            .. _buckets.Select(bucket => new[] { S1.narrow(0, bucket.Offset, bucket.Count), (_squaresSent ?? S2).narrow(0, bucket.Offset, bucket.Count) }),
+        ];
     }
+
+    /// <summary>[0, parameters) cut into ranges of <paramref name="bucketElements"/>, rounded up to whole chunks; the last takes the rest.</summary>
+    private static ParameterRange[] Buckets(long parameters, long bucketElements)
+    {
+        long alignment = GradientSums.RangeAlignment;
+        long size = bucketElements <= 0 ? parameters : (bucketElements + alignment - 1) / alignment * alignment;
+        if (size >= parameters)
+            return [new ParameterRange(0, parameters)];
+        return [.. Enumerable.Range(0, (int)((parameters + size - 1) / size)).Select(i => new ParameterRange(i * size, Math.Min(size, parameters - i * size)))];
+    }
+
+    /// <summary>How many calls S1 and S2 are summed in: 1 without buckets.</summary>
+    public int BucketCount => _buckets.Length;
 
     /// <summary>[S1 | buffer changes | scalars | S2], float32.</summary>
     public Tensor Buffer { get; }
@@ -146,41 +177,100 @@ internal sealed class StepBuffer : IDisposable
     /// <summary>Sums every rank's buffer: one communication phase per step, in the same order everywhere.</summary>
     public void Reduce(ICommunicator communicator, bool stopRequested)
     {
-        // Rounded to nearest, ties to even: a NaN or an infinity stays one, and so does a float32 beyond bfloat16's largest finite value.
-        _squaresSent?.copy_(S2);
-        using (NewDisposeScope())
+        foreach (ParameterRange _ in ReduceInBuckets(communicator, stopRequested))
         {
-            // The squares as sent are non-negative, so their sum is finite exactly when every one is.
-            Tensor finite = _lossSum.isfinite().all().logical_and((_squaresSent ?? S2).sum().isfinite()).logical_and(BufferChanges.isfinite().all());
-            _nonFinite.copy_(finite.logical_not());
-            float[] host = new float[_hostScalars.shape[0]];
-            host[SampleCount] = _localSamples;
-            host[MicroBatchCount] = _localMicroBatches;
-            host[WeightSum] = (float)_localWeight;
-            host[Stop] = stopRequested ? 1 : 0;
-            host[ProjectionSum] = (float)_localProjectionSum;
-            host[ProjectionSquareSum] = (float)_localProjectionSquareSum;
-            host[PeakMemory + _rank] = (float)ResidentMemory.PeakMiB();
-            _hostScalars.copy_(tensor(host));
         }
+    }
+
+    /// <summary>
+    /// Sums every rank's buffer, as <see cref="Reduce"/>, and yields the ranges of S1 and S2 in order as their sums arrive:
+    /// widened from bfloat16 and rescaled by loss units where those apply, and with the scalars (<see cref="AnyNonFinite"/>,
+    /// <see cref="MeanLoss"/> …) read before the first. Without buckets the one range is the whole of S1 and S2. Enumerate to
+    /// the end: the buffer may not be cleared for the next step before every bucket has arrived, which ending early waits for.
+    /// </summary>
+    public IEnumerable<ParameterRange> ReduceInBuckets(ICommunicator communicator, bool stopRequested)
+    {
+        WriteScalars(stopRequested);
         long bytesBefore = communicator.AllReducedBytes;
-        communicator.AllReduceSumTogether(_summed);
+        if (_buckets.Length == 1)
+        {
+            communicator.AllReduceSumTogether(_summed);
+            ReadScalars();
+            Arrived(_buckets[0]);
+        }
+        else
+        {
+            var inFlight = new List<IPendingAllReduce>(_bucketSums.Length);
+            try
+            {
+                inFlight.AddRange(_bucketSums.Select(tensors => communicator.StartAllReduceSumTogether(tensors)));
+                inFlight[0].Wait();
+                ReadScalars();
+                for (int i = 0; i < _buckets.Length; i++)
+                {
+                    inFlight[i + 1].Wait();
+                    Arrived(_buckets[i]);
+                    yield return _buckets[i];
+                }
+            }
+            finally
+            {
+                foreach (IPendingAllReduce pending in inFlight)
+                    pending.Dispose();
+            }
+        }
         AllReduceBytes = communicator.AllReducedBytes - bytesBefore;
-        if (_squaresSent is not null)
-            S2.copy_(_squaresSent);
+        if (_buckets.Length == 1)
+            yield return _buckets[0];
+    }
+
+    /// <summary>
+    /// Before the sum: S2's bfloat16 copy, the non-finite flag and this rank's host scalars, written whole. Rounded to nearest,
+    /// ties to even: a NaN or an infinity stays one, and so does a float32 beyond bfloat16's largest finite value.
+    /// </summary>
+    private void WriteScalars(bool stopRequested)
+    {
+        _squaresSent?.copy_(S2);
+        using var scope = NewDisposeScope();
+        // The squares as sent are non-negative, so their sum is finite exactly when every one is.
+        Tensor finite = _lossSum.isfinite().all().logical_and((_squaresSent ?? S2).sum().isfinite()).logical_and(BufferChanges.isfinite().all());
+        _nonFinite.copy_(finite.logical_not());
+        float[] host = new float[_hostScalars.shape[0]];
+        host[SampleCount] = _localSamples;
+        host[MicroBatchCount] = _localMicroBatches;
+        host[WeightSum] = (float)_localWeight;
+        host[Stop] = stopRequested ? 1 : 0;
+        host[ProjectionSum] = (float)_localProjectionSum;
+        host[ProjectionSquareSum] = (float)_localProjectionSquareSum;
+        host[PeakMemory + _rank] = (float)ResidentMemory.PeakMiB();
+        _hostScalars.copy_(tensor(host));
+    }
+
+    /// <summary>After the sum of the scalars: the step's totals, read in one copy to the host.</summary>
+    private void ReadScalars()
+    {
         float[] scalars = Scalars();
         ReadOnlySpan<float> totals = scalars.AsSpan(HostPart);
         (MeanLoss, AnyNonFinite) = ((double)scalars[LossSum] / totals[WeightSum], scalars[NonFinite] > 0);
         (TotalSamples, AnyStopRequested) = ((long)totals[SampleCount], totals[Stop] > 0);
-        if (totals[WeightSum] != totals[MicroBatchCount])
-            using (no_grad())
-            {
-                double rescale = totals[MicroBatchCount] / (double)totals[WeightSum];
-                S1.mul_(rescale);
-                S2.mul_(rescale);
-            }
+        _rescale = totals[WeightSum] != totals[MicroBatchCount] ? totals[MicroBatchCount] / (double)totals[WeightSum] : null;
         Projections = (totals[ProjectionSum], totals[ProjectionSquareSum]);
         totals[PeakMemory..].CopyTo(PeakResidentMiB);
+    }
+
+    /// <summary>A range's sums have arrived: S2 widened from its bfloat16 copy, S1 and S2 rescaled by κ/Σw_k where micro-batches gave loss units.</summary>
+    private void Arrived(ParameterRange range)
+    {
+        using var scope = NewDisposeScope();
+        Tensor s1 = S1.narrow(0, range.Offset, range.Count), s2 = S2.narrow(0, range.Offset, range.Count);
+        if (_squaresSent is not null)
+            s2.copy_(_squaresSent.narrow(0, range.Offset, range.Count));
+        if (_rescale is { } rescale)
+            using (no_grad())
+            {
+                s1.mul_(rescale);
+                s2.mul_(rescale);
+            }
     }
 
     /// <summary>The summed scalars, in one copy to the host.</summary>
@@ -192,6 +282,8 @@ internal sealed class StepBuffer : IDisposable
 
     public void Dispose()
     {
+        foreach (Tensor view in _bucketSums.SelectMany(tensors => tensors))
+            view.Dispose();
         _squaresSent?.Dispose();
         _beforeSquares.Dispose();
         S1.Dispose();
@@ -204,3 +296,6 @@ internal sealed class StepBuffer : IDisposable
         Buffer.Dispose();
     }
 }
+
+/// <summary>Elements [<see cref="Offset"/>, Offset + <see cref="Count"/>) of the flat parameters, and of S1 and S2.</summary>
+public readonly record struct ParameterRange(long Offset, long Count);

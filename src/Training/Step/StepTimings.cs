@@ -6,10 +6,13 @@ using static TorchSharp.torch;
 namespace HpcAdam.Training;
 
 /// <summary>
-/// Where each step's time goes, in the step's order: compute (gather, forward, backward, S1/S2
-/// accumulation), communication (the one all-reduce), statistics (gradient statistics, noise scale,
-/// the batch-size test), optimizer (clipping and the update) and other (metrics, progress). Evaluation and checkpoints fall between
-/// steps and are not counted, so throughput is of training alone.
+/// Where each step's time goes, by phase: compute (gather, forward, backward, S1/S2 accumulation),
+/// communication (the all-reduce, as far as the step waits for it), statistics (gradient statistics,
+/// noise scale, the batch-size test), optimizer (clipping and the update) and other (metrics,
+/// progress). Evaluation and checkpoints fall between steps and are not counted, so throughput is
+/// of training alone. The step enters a phase at each boundary; with buckets it goes back and forth
+/// between communication, statistics and optimizer, and each phase adds up its own stretches, so the
+/// communication left is what the pipeline did not hide.
 /// <para>On the CPU the phases are the host's clock. On a GPU the host only queues work and the
 /// next synchronisation absorbs it, so the phases are read from CUDA events recorded on the
 /// device's stream at each boundary (<see cref="CudaEventClock"/>): the device's time, with no
@@ -21,11 +24,12 @@ namespace HpcAdam.Training;
 internal sealed class StepTimings : IDisposable
 {
     public const int SteadyWindow = 1000;
-    private const int Marks = 6;
 
     private readonly Stopwatch _clock = new(), _wall = Stopwatch.StartNew();
     private readonly CudaEventClock? _device;
-    private readonly double[] _hostMarks = new double[Marks], _intervals = new double[Marks - 1];
+    private readonly List<StepPhase> _stretches = [];   // the phase of each stretch of this step, in order
+    private readonly List<double> _hostMarks = [];      // the host's clock at the start of each stretch, and at the step's end
+    private readonly List<double> _deviceMs = [];
     private readonly (PhaseTimes Ms, double HostMs, long Samples)[] _recent = new (PhaseTimes, double, long)[SteadyWindow];
     private PhaseTimes _sums;
     private double _stepTotal;
@@ -35,7 +39,7 @@ internal sealed class StepTimings : IDisposable
     public StepTimings(Device device)
     {
         if (device.type == DeviceType.CUDA)
-            _device = new CudaEventClock(device.index, Marks);
+            _device = new CudaEventClock(device.index);
     }
 
     /// <summary>The last step's milliseconds by phase.</summary>
@@ -47,31 +51,39 @@ internal sealed class StepTimings : IDisposable
     /// <summary>Seconds spent inside steps so far.</summary>
     public double TrainingSeconds => _stepTotal / 1000;
 
+    /// <summary>A step begins, in its compute phase.</summary>
     public void StartStep()
     {
+        _stretches.Clear();
+        _hostMarks.Clear();
         _clock.Start();
-        Mark(0);
+        Enter(StepPhase.Compute);
     }
 
-    public void ComputeDone() => Mark(1);
-
-    public void CommunicationDone() => Mark(2);
-
-    public void StatisticsDone() => Mark(3);
-
-    public void OptimizerDone() => Mark(4);
+    /// <summary>The step's time from now on counts for <paramref name="phase"/>.</summary>
+    public void Enter(StepPhase phase)
+    {
+        Mark();
+        _stretches.Add(phase);
+    }
 
     /// <summary>The step is over, with <paramref name="samples"/> samples over all ranks: its phases are read and counted.</summary>
     public void StepDone(long samples)
     {
-        Mark(5);
+        Mark();
+        var ms = new double[Enum.GetValues<StepPhase>().Length];
         if (_device is not null)
-            _device.Intervals(_intervals);
+        {
+            _device.Intervals(_hostMarks.Count, _deviceMs);
+            for (int i = 0; i < _stretches.Count; i++)
+                ms[(int)_stretches[i]] += _deviceMs[i];
+        }
         else
-            for (int i = 0; i + 1 < Marks; i++)
-                _intervals[i] = _hostMarks[i + 1] - _hostMarks[i];
-        Last = new PhaseTimes(Compute: _intervals[0], Communication: _intervals[1], Statistics: _intervals[2], Optimizer: _intervals[3], Other: _intervals[4]);
-        double hostMs = _hostMarks[5] - _hostMarks[0];
+            for (int i = 0; i < _stretches.Count; i++)
+                ms[(int)_stretches[i]] += _hostMarks[i + 1] - _hostMarks[i];
+        Last = new PhaseTimes(Compute: ms[(int)StepPhase.Compute], Communication: ms[(int)StepPhase.Communication], Optimizer: ms[(int)StepPhase.Optimizer],
+            Statistics: ms[(int)StepPhase.Statistics], Other: ms[(int)StepPhase.Other]);
+        double hostMs = _hostMarks[^1] - _hostMarks[0];
         _sums += Last;
         _stepTotal += hostMs;
         _recent[_steps % SteadyWindow] = (Last, hostMs, samples);
@@ -107,13 +119,23 @@ internal sealed class StepTimings : IDisposable
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
-    private void Mark(int index)
+    private void Mark()
     {
-        _hostMarks[index] = _clock.Elapsed.TotalMilliseconds;
-        _device?.Mark(index);
+        _device?.Mark(_hostMarks.Count);
+        _hostMarks.Add(_clock.Elapsed.TotalMilliseconds);
     }
 
     public void Dispose() => _device?.Dispose();
+}
+
+/// <summary>The phases of a step, as <see cref="StepTimings"/> counts them.</summary>
+internal enum StepPhase
+{
+    Compute,
+    Communication,
+    Statistics,
+    Optimizer,
+    Other,
 }
 
 /// <summary>Milliseconds of one step, or a mean or median of steps, by phase.</summary>

@@ -26,6 +26,7 @@ internal sealed class TrainingRun : IDisposable
     private readonly CollectiveWatchdog _watchdog;
     private readonly FaultInjection _faults;
     private readonly StepTimings _clock;
+    private readonly bool _updateAsBucketsArrive;
     private RunFolderLock? _folderLock;
     private RunLog? _log;
 
@@ -48,7 +49,10 @@ internal sealed class TrainingRun : IDisposable
             placement.PlaceOn(device);
         _feed = new MicroBatchFeed(trainer.Data, device, _settings.Train.Prefetch);
         _buffer = new StepBuffer(_replica.Parameters.Count, _replica.Buffers.Count, communicator.Rank, communicator.Size, device,
-            ComputePrecision.Parse("Collectives:SquaresPrecision", _settings.Collectives.SquaresPrecision));
+            ComputePrecision.Parse("Collectives:SquaresPrecision", _settings.Collectives.SquaresPrecision),
+            bucketElements: (long)Math.Ceiling(_settings.Collectives.BucketMiB * (1 << 20) / sizeof(float)));
+        // Clipping needs the norm of the whole of S1 before any weight moves, as AdaGrad-Norm's b² does.
+        _updateAsBucketsArrive = _buffer.BucketCount > 1 && _optimizer.StepsInParts && _settings.Optimizer.ClipNorm == 0;
         _watchdog = new CollectiveWatchdog(communicator.Rank, _settings.Check.TimeoutSeconds, () => _signals.Received is not null);
         _faults = FaultInjection.FromEnvironment(communicator.Rank);
         _clock = new StepTimings(device);
@@ -82,30 +86,45 @@ internal sealed class TrainingRun : IDisposable
                     _buffer.AddProjection(direction.Project(parameters.Gradients));
             }
             _faults.AfterMicroBatches(step, _buffer);
-            _clock.ComputeDone();
 
-            // The one all-reduce of [S1 | buffer changes | scalars | S2] (S2 in Collectives:SquaresPrecision): from here every rank reads the same sums.
-            using (_watchdog.Watch("all-reduce", step))
-                _buffer.Reduce(_communicator, _signals.Received is not null);
-            _clock.CommunicationDone();
-
-            // Statistics of the sums as the data gave them (before clipping): the gradient noise scale and the batch-size
-            // test, with no more communication. A non-finite value on any rank skips the step on all of them.
-            bool skipped = _buffer.AnyNonFinite;
-            GradientStatistics statistics = GradientStatistics.Measure(_buffer.S1, _buffer.S2, kappa, microBatchSize);
-            TestVerdict verdict = skipped ? TestVerdict.Untested : _controller.AfterStep(step, statistics, _buffer);
-            _clock.StatisticsDone();
-
-            // The optimizer, identical on every rank: the sums clipped to Optimizer:ClipNorm by the norm just measured,
-            // and η at the place of this step's micro-batches in the schedule.
-            double? clipScale = skipped ? null : GradientClipping.Apply(_buffer.S1, _buffer.S2, statistics.GradNorm, _settings.Optimizer.ClipNorm);
+            // The one all-reduce of [S1 | buffer changes | scalars | S2] (S2 in Collectives:SquaresPrecision): from here every rank reads
+            // the same sums. In buckets (Collectives:BucketMiB), the scalars come first, so every rank knows at once whether the step is
+            // skipped (a non-finite value on any rank skips it on all), then S1 and S2 bucket by bucket: the statistics' sums take each
+            // as it arrives and, where nothing needs the whole of S1 first, the optimizer updates its weights while the next is in flight.
             double lrFactor = _trainer.Schedule.Factor(counters.MicroBatchesConsumed, kappa, microBatchSize);
-            AdamHyperparameters used = skipped
-                ? _optimizer.EffectiveHyperparameters(heldKappa ?? kappa, lrFactor)
+            StepPlan plan = _optimizer.Plan(kappa, heldKappa, lrFactor);
+            var sums = new GradientSums(_buffer.S1, _buffer.S2);
+            _clock.Enter(StepPhase.Communication);
+            using (_watchdog.Watch("all-reduce", step))
+                foreach (ParameterRange bucket in _buffer.ReduceInBuckets(_communicator, _signals.Received is not null))
+                {
+                    _clock.Enter(StepPhase.Statistics);
+                    sums.Add(bucket.Offset, bucket.Count);
+                    if (_updateAsBucketsArrive && !_buffer.AnyNonFinite)
+                    {
+                        _clock.Enter(StepPhase.Optimizer);
+                        _optimizer.StepPart(plan, _buffer.S1, _buffer.S2, bucket.Offset, bucket.Count);
+                    }
+                    _clock.Enter(StepPhase.Communication);
+                }
+
+            // Statistics of the sums as the data gave them (before clipping): the gradient noise scale and the batch-size test,
+            // with no more communication.
+            _clock.Enter(StepPhase.Statistics);
+            bool skipped = _buffer.AnyNonFinite;
+            GradientStatistics statistics = sums.Measure(kappa, microBatchSize);
+            TestVerdict verdict = skipped ? TestVerdict.Untested : _controller.AfterStep(step, statistics, _buffer);
+
+            // The optimizer, identical on every rank, where the buckets have not run it: the sums clipped to Optimizer:ClipNorm by
+            // the norm just measured, and η at the place of this step's micro-batches in the schedule.
+            _clock.Enter(StepPhase.Optimizer);
+            double? clipScale = skipped ? null : GradientClipping.Apply(_buffer.S1, _buffer.S2, statistics.GradNorm, _settings.Optimizer.ClipNorm);
+            AdamHyperparameters used = skipped ? plan.Effective
+                : _updateAsBucketsArrive ? _optimizer.Commit(plan)
                 : _optimizer.Step(_buffer.S1, _buffer.S2, kappa, heldKappa, lrFactor);
             _replica.EndStep(_buffer, skipped);
             _faults.AfterOptimizer(step, parameters);
-            _clock.OptimizerDone();
+            _clock.Enter(StepPhase.Other);
 
             // Log, check, evaluate, checkpoint; then the last step ends the run, a signal stops it.
             counters.Count(_buffer, kappa);
@@ -248,7 +267,7 @@ internal sealed class TrainingRun : IDisposable
         {
             ["steps"] = step, ["samples"] = counters.Samples, ["mean_batch_size"] = (double)counters.Samples / step,
             ["final_kappa"] = _controller.Kappa, ["world_size"] = _communicator.Size, ["skipped"] = counters.Skipped,
-            ["allreduce_bytes_per_step"] = _buffer.AllReduceBytes,
+            ["allreduce_bytes_per_step"] = _buffer.AllReduceBytes, ["allreduce_buckets"] = _buffer.BucketCount,
         };
         foreach ((string name, double value) in metrics)
             summary[name] = value;

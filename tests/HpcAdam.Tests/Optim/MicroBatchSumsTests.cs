@@ -51,4 +51,21 @@ public sealed class MicroBatchSumsTests
         Assert.That(same.Variance, Is.EqualTo(0).Within(1e-9));
         Assert.That(same.NoiseScale, Is.EqualTo(0).Within(1e-9));
     }
+
+    /// <summary>The statistics' sums taken bucket by bucket, in any order, give the bits of one pass over the whole buffers.</summary>
+    [Test]
+    public void SumsTakenRangeByRangeGiveTheBitsOfTheWholeBuffer()
+    {
+        const long chunk = GradientSums.RangeAlignment, length = 5 * chunk + 77;
+        using var generator = new torch.Generator(9);
+        using torch.Tensor s1 = torch.randn(length, generator: generator), s2 = torch.rand(length, generator: generator);
+        GradientStatistics whole = GradientStatistics.Measure(s1, s2, kappa: 4, microBatchSize: 8, maxThreads: 2);
+        var sums = new GradientSums(s1, s2, maxThreads: 2);
+        sums.Add(2 * chunk, 3 * chunk + 77);
+        Assert.That(() => sums.Measure(4, 8), Throws.InvalidOperationException, "measured before every range has arrived");
+        sums.Add(0, 2 * chunk);
+        GradientStatistics parts = sums.Measure(kappa: 4, microBatchSize: 8);
+        Assert.That((parts.GradNorm, parts.Variance, parts.NoiseScale), Is.EqualTo((whole.GradNorm, whole.Variance, whole.NoiseScale)));
+        Assert.That(() => new GradientSums(s1, s2).Add(100, 10), Throws.InstanceOf<ArgumentOutOfRangeException>(), "a range that does not start on a chunk");
+    }
 }

@@ -83,6 +83,38 @@ public sealed class StepBufferTests
         Assert.That(bfloat16.S1.data<float>().ToArray(), Is.EqualTo(float32.S1.data<float>().ToArray()));
     }
 
+    /// <summary>
+    /// Buckets of 40000 elements become two of 65536 (whole chunks of 32768) and the rest; they arrive in order, cover S1 and S2
+    /// once, and leave the bytes of one call: S2 widened from bfloat16 and both rescaled by loss units bucket by bucket.
+    /// </summary>
+    [Test]
+    public void BucketsArriveInOrderOnWholeChunksAndLeaveTheBytesOfOneCall()
+    {
+        const int length = 3 * (1 << 15) + 13;
+        using var generator = new TorchSharp.torch.Generator(3);
+        float[][] gradients = [.. Enumerable.Range(0, 3).Select(_ => randn(length, generator: generator).data<float>().ToArray())];
+        long[] units = [10, 30, 60];
+        using StepBuffer whole = Filled(units, gradients, ScalarType.BFloat16);
+        using var bucketed = new StepBuffer(length, bufferElements: 0, rank: 0, ranks: 1, squaresPrecision: ScalarType.BFloat16, bucketElements: 40000);
+        bucketed.Clear();
+        for (int k = 0; k < gradients.Length; k++)
+        {
+            using Tensor gradient = tensor(gradients[k]), loss = tensor(s_losses[k]);
+            bucketed.Add(gradient, loss, samples: 8, units[k]);
+        }
+        var arrived = new List<ParameterRange>();
+        foreach (ParameterRange bucket in bucketed.ReduceInBuckets(new SingleProcessCommunicator(), stopRequested: false))
+        {
+            Assert.That(bucketed.MeanLoss, Is.EqualTo(whole.MeanLoss), "the scalars are read before the first bucket");
+            arrived.Add(bucket);
+        }
+        Assert.That(arrived, Is.EqualTo(new[] { new ParameterRange(0, 65536), new ParameterRange(65536, length - 65536) }));
+        Assert.That(bucketed.BucketCount, Is.EqualTo(2));
+        Assert.That(bucketed.S1.bytes.ToArray(), Is.EqualTo(whole.S1.bytes.ToArray()));
+        Assert.That(bucketed.S2.bytes.ToArray(), Is.EqualTo(whole.S2.bytes.ToArray()));
+        Assert.That(bucketed.AllReduceBytes, Is.EqualTo(whole.AllReduceBytes));
+    }
+
     /// <summary>Three micro-batches of 8 samples, reduced on one process.</summary>
     private static StepBuffer Filled(long[]? units) => Filled(units, s_gradients, ScalarType.Float32);
 
