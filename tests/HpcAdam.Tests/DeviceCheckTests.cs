@@ -35,6 +35,6 @@ public sealed class DeviceCheckTests() : TemporaryDirectoryTest("hpcadam-device-
         Assert.That(with.Stdout, Does.Contain("libtorch 2.10").And.Contain("verdict: ready to train on 1 rank(s)"), with.ToString());
 
         ProcessOutcome usage = ChildProcess.Run(Path.Combine(bundle, "device-check.sh"), [], null, s_deadline);
-        Assert.That((usage.ExitCode, usage.Stderr.Trim()), Is.EqualTo((2, "usage: scripts/device-check.sh prepare [DIR] | ./device-check.sh run (on the GPU machine)")));
+        Assert.That((usage.ExitCode, usage.Stderr.Trim()), Is.EqualTo((2, "usage: scripts/device-check.sh prepare [DIR] | ./device-check.sh run|buckets (on the GPU machine)")));
     }
 }
