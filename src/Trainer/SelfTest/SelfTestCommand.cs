@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.CommandLine;
 using System.Text;
 using HpcAdam.Collectives;
+using HpcAdam.Optim;
 
 namespace HpcAdam.Trainer.SelfTest;
 
@@ -18,11 +19,15 @@ internal static class SelfTestCommand
         {
             Description = "Fault injection: this rank throws before its first collective, to check that the job ends instead of hanging.",
         };
+        var write = new Option<DirectoryInfo?>("--write")
+        {
+            Description = "Also write what every rank received to DIR/selftest.rank-R.safetensors, one tensor per check that keeps it, to check with a reader of your own.",
+        };
         var command = new Command("selftest",
             "Check all-reduce (spans, tensors, non-blocking), broadcast and all-gather for exact results on every rank.\n" +
             $"Set {MpiCommunicator.MaxChunkVariable}=N to force the chunked path with N-element chunks.")
         {
-            elements, failRank,
+            elements, failRank, write,
         };
         command.SetAction(parsed =>
         {
@@ -33,7 +38,19 @@ internal static class SelfTestCommand
             {
                 if (parsed.GetValue(failRank) == communicator.Rank)
                     throw new InvalidOperationException($"injected failure on rank {communicator.Rank} (--fail-rank)");
-                return Report(communicator, Placement(communicator), CollectiveChecks.RunAll(communicator, count));
+                string[] placement = Placement(communicator);
+                IReadOnlyList<CollectiveChecks.Result> results = CollectiveChecks.RunAll(communicator, count);
+                try
+                {
+                    if (parsed.GetValue(write) is { } folder)
+                        WriteReceived(folder, communicator.Rank, results);
+                }
+                finally
+                {
+                    foreach (CollectiveChecks.Result result in results)
+                        result.Received?.Dispose();
+                }
+                return Report(communicator, placement, results);
             });
         });
         return command;
@@ -60,6 +77,15 @@ internal static class SelfTestCommand
             return $"rank {rank}: host {host}, local rank {BinaryPrimitives.ReadInt32LittleEndian(entry[NameBytes..])} " +
                    $"of {BinaryPrimitives.ReadInt32LittleEndian(entry[(NameBytes + sizeof(int))..])}";
         })];
+    }
+
+    /// <summary>What this rank received in each check that keeps it, named by the check, as safetensors.</summary>
+    private static void WriteReceived(DirectoryInfo folder, int rank, IReadOnlyList<CollectiveChecks.Result> results)
+    {
+        folder.Create();
+        using FileStream file = File.Create(Path.Combine(folder.FullName, $"selftest.rank-{rank}.safetensors"));
+        SafeTensorsFormat.Write(file, [.. results.Where(result => result.Received is not null).Select(result => (result.Name, result.Received!))],
+            new Dictionary<string, string> { ["format"] = "hpcadam-selftest/1" });
     }
 
     private static int Report(ICommunicator communicator, string[] placement, IReadOnlyList<CollectiveChecks.Result> results)

@@ -153,8 +153,8 @@ public sealed class TraceSettings
     [Description("write samples.jsonl (each step's micro-batches) and initial.safetensors")]
     public bool Samples { get; set; }
 
-    [Description("every rank writes its model's buffers after every step to trace/buffers.rank-R.step-S.safetensors")]
-    public bool Buffers { get; set; }
+    [Description("every rank writes its model, weights and buffers, after every step to trace/model.rank-R.step-S.safetensors")]
+    public bool Model { get; set; }
 }
 
 public sealed class CheckSettings

@@ -108,14 +108,6 @@ internal sealed class ModelBuffers : IDisposable
         Remember();
     }
 
-    /// <summary>The buffers by name as safetensors (Trace:Buffers: every rank's, after every step).</summary>
-    public void Save(string path)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        using FileStream file = File.Create(path);
-        SafeTensorsFormat.Write(file, _blocks.SelectMany(block => block.Named).ToList(), new Dictionary<string, string> { ["format"] = "hpcadam-buffers/1" });
-    }
-
     /// <summary>A skipped step changes nothing: the buffers go back to the step's start.</summary>
     public void Revert() => BeforeMicroBatch();
 

@@ -192,14 +192,17 @@ internal sealed class TrainingRun : IDisposable
 
     private static bool Due(int every, long step) => every > 0 && step % every == 0;
 
-    /// <summary>The step's bookkeeping: its metrics and progress, Trace:Samples and Trace:Buffers, Train:MaxSkips and Check:Every.</summary>
+    /// <summary>The step's bookkeeping: its metrics and progress, Trace:Samples and Trace:Model, Train:MaxSkips and Check:Every.</summary>
     private void Report(long step, RunCounters counters, bool last, StepReport report)
     {
         long firstMicroBatch = counters.MicroBatchesConsumed - report.Kappa;
         _log!.Folder?.Samples(step, Enumerable.Range(0, report.Kappa).Select(k => _stream.Indices(firstMicroBatch + k)));
-        if (_settings.Trace.Buffers)
-            _replica.Buffers.Save(Path.Combine(_trainer.RunDirectory, TraceFolder,
-                FormattableString.Invariant($"buffers.rank-{_communicator.Rank}.step-{step:D8}.safetensors")));
+        if (_settings.Trace.Model)
+        {
+            string trace = Directory.CreateDirectory(Path.Combine(_trainer.RunDirectory, TraceFolder)).FullName;
+            ModelWeightsFile.Save(Path.Combine(trace, FormattableString.Invariant($"model.rank-{_communicator.Rank}.step-{step:D8}.safetensors")),
+                _trainer.Model, _replica.Parameters);
+        }
         _log.Step(step, report, counters, _clock);
         _clock.StepDone(_buffer.TotalSamples);
         _log.Progress(step, _trainer.Done(step, counters.MicroBatchesConsumed), last, report, counters, _clock);
@@ -210,7 +213,7 @@ internal sealed class TrainingRun : IDisposable
             RequireAgreement(withOptimizer: true, $"at step {step} (Check:Every)");
     }
 
-    /// <summary>With Trace:Buffers, the folder of the run where every rank writes its buffers after every step.</summary>
+    /// <summary>With Trace:Model, the folder of the run where every rank writes its weights and buffers after every step.</summary>
     public const string TraceFolder = "trace";
 
     /// <summary>The user's metric, with the model in eval mode and gradients off; none without an <see cref="DataParallelTrainer.Evaluate"/>.</summary>

@@ -98,9 +98,9 @@ public sealed class AdaptiveBatchTests() : TemporaryDirectoryTest("hpcadam-adapt
 
     [TestCase("adagrad", 0.05)]
     [TestCase("adagrad-norm", 2.0)]
-    public void AdAdaGradRunsAsPublished(string optimizer, double lr)
+    public void AdAdaGradsNormTestGrowsKappaWhileTheLearningRateIsHeldAndTheLossHalves(string optimizer, double lr)
     {
-        // AdAdaGrad: AdaGrad(-Norm) with the norm test and a learning rate held while κ grows to the whole training set.
+        // AdAdaGrad's setting: AdaGrad(-Norm) with the norm test and a learning rate held while κ grows.
         RunFiles run = TrainingJobs.Succeed(2, Path.Combine(TestDirectory, optimizer),
             ["--Batch:Kappa=2", $"--Optimizer:Name={optimizer}", FormattableString.Invariant($"--Optimizer:Lr={lr}"), "--Adaptive:Test=norm", "--Adaptive:HoldHyperparameters=true",
              "--Train:Epochs=20"]);
@@ -109,6 +109,7 @@ public sealed class AdaptiveBatchTests() : TemporaryDirectoryTest("hpcadam-adapt
         TestContext.Out.WriteLine($"{optimizer}: {kappas.Length} steps, κ {kappas[0]} → {kappas[^1]}, loss {losses[0]:F3} → {losses[^1]:F3}, " +
                                   $"accuracy {run.Summary.GetProperty("test_accuracy").GetDouble():P1}");
         Assert.That(kappas[^1], Is.GreaterThan(kappas[0]));
+        Assert.That(run.Metrics("step").Select(line => line.GetProperty("lr").GetDouble()).Distinct(), Is.EqualTo(new[] { lr }), "η held at its κ = 2 value");
         Assert.That(losses[^1], Is.LessThan(losses[0] / 2));
         // The run ends when the 20 epochs' 20·312 micro-batches have no room for another step.
         long microBatches = run.Summary.GetProperty("samples").GetInt64() / 16;

@@ -56,7 +56,8 @@ public sealed class ResumeTests() : TemporaryDirectoryTest("hpcadam-resume-")
         double difference = RunFiles.MaxRelativeDifference(
             reference.Tensors("checkpoints/00000020/model.safetensors"), resumed.Tensors("checkpoints/00000020/model.safetensors"));
         TestContext.Out.WriteLine($"2 ranks for 10 steps, then 1 rank for 10, against 2 ranks for 20: max relative weight difference {difference:E2}");
-        Assert.That(difference, Is.LessThan(1e-5));
+        // Summation order only: 1.9e-8 here, as docs/training.md quotes; ten times that bounds it.
+        Assert.That(difference, Is.LessThan(2e-7));
         JsonElement state = JsonDocument.Parse(File.ReadAllText(Path.Combine(shrunk, "checkpoints/00000020/state.json"))).RootElement;
         Assert.That(state.GetProperty("world_size").GetInt32(), Is.EqualTo(1));
         Assert.That(state.GetProperty("micro_batches_consumed").GetInt64(), Is.EqualTo(80));

@@ -101,7 +101,8 @@ public sealed class TrainingRunTests() : TemporaryDirectoryTest("hpcadam-train-"
         Assert.That(RunFiles.MaxRelativeDifference(one.Tensors("initial.safetensors"), two.Tensors("initial.safetensors")), Is.EqualTo(0));
         double difference = RunFiles.MaxRelativeDifference(
             one.Tensors("checkpoints/00000030/model.safetensors"), two.Tensors("checkpoints/00000030/model.safetensors"));
-        Assert.That(difference, Is.LessThan(1e-5), "max over parameters of ‖w₁ − w₂‖/‖w₁‖ after 30 steps");
+        // The two differ only in the order S1 and S2 add the micro-batches: 6.2e-8 here, the figure the README quotes; ten times that bounds it.
+        Assert.That(difference, Is.LessThan(6e-7), "max over parameters of ‖w₁ − w₂‖/‖w₁‖ after 30 steps");
         TestContext.Out.WriteLine($"1 rank against 2 ranks after 30 steps: max relative weight difference {difference:E2}");
 
         string[] samples = File.ReadAllLines(Path.Combine(one.Directory, "samples.jsonl"));
@@ -164,9 +165,9 @@ public sealed class TrainingRunTests() : TemporaryDirectoryTest("hpcadam-train-"
             Assert.That(summary.TryGetProperty(field, out _), field);
         Assert.That(summary.GetProperty("test_accuracy").GetDouble(), Is.EqualTo(run.Metrics("eval")[^1].GetProperty("test_accuracy").GetDouble()));
         Assert.That(File.ReadAllText(Path.Combine(run.Directory, "config.json")), Does.Contain("\"Kappa\": 2"));
-        // Each rank's peak resident memory: a plausible size for a process that loaded libtorch and MNIST.
+        // Each rank's peak resident memory: about the 0.49 GiB docs/training.md quotes for the MLP, within a factor of two.
         Assert.That(summary.GetProperty("peak_rss_mib").EnumerateArray().Select(rank => rank.GetDouble()),
-            Has.Exactly(2).Items.And.All.InRange(50.0, 8192.0));
+            Has.Exactly(2).Items.And.All.InRange(250.0, 1000.0));
         Assert.That(steps.Select(line => line.GetProperty("peak_rss_mib").GetDouble()), Is.Ordered.And.All.GreaterThan(50.0));
 
         // TensorBoard's event file holds the same numbers as metrics.jsonl, as float32.
