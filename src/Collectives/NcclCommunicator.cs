@@ -89,7 +89,7 @@ public sealed unsafe class NcclCommunicator : ICommunicator
         if (_stream == IntPtr.Zero)
             CudaRuntimeNativeMethods.Check(CudaRuntimeNativeMethods.StreamCreateWithFlags(out _stream, CudaRuntimeNativeMethods.StreamNonBlocking),
                 "cudaStreamCreateWithFlags");
-        Order(after: IntPtr.Zero, IntPtr.Zero, _stream);
+        WaitOn(_stream, RecordEvent(IntPtr.Zero));
         SumAsGroup(tensors, _stream);
         return new PendingSum(RecordEvent(_stream));
     }
@@ -120,14 +120,13 @@ public sealed unsafe class NcclCommunicator : ICommunicator
     }
 
     /// <summary>
-    /// Work queued on <paramref name="waiting"/> from now on waits for <paramref name="cudaEvent"/>, or, where that is zero, for
-    /// the work queued on <paramref name="after"/> so far. An event destroyed once waited on is released when it completes.
+    /// Work queued on <paramref name="waiting"/> from now on waits for <paramref name="cudaEvent"/>, which is then destroyed:
+    /// CUDA releases an event destroyed before it completes once it has.
     /// </summary>
-    private static void Order(IntPtr after, IntPtr cudaEvent, IntPtr waiting)
+    private static void WaitOn(IntPtr waiting, IntPtr cudaEvent)
     {
-        IntPtr waitFor = cudaEvent == IntPtr.Zero ? RecordEvent(after) : cudaEvent;
-        CudaRuntimeNativeMethods.Check(CudaRuntimeNativeMethods.StreamWaitEvent(waiting, waitFor, 0), "cudaStreamWaitEvent");
-        _ = CudaRuntimeNativeMethods.EventDestroy(waitFor);
+        CudaRuntimeNativeMethods.Check(CudaRuntimeNativeMethods.StreamWaitEvent(waiting, cudaEvent, 0), "cudaStreamWaitEvent");
+        _ = CudaRuntimeNativeMethods.EventDestroy(cudaEvent);
     }
 
     /// <summary>Sums in flight on NCCL's stream: waiting orders the null stream after them.</summary>
@@ -141,7 +140,7 @@ public sealed unsafe class NcclCommunicator : ICommunicator
         {
             if (_done == IntPtr.Zero)
                 return;
-            Order(after: IntPtr.Zero, _done, waiting: IntPtr.Zero);
+            WaitOn(IntPtr.Zero, _done);
             _done = IntPtr.Zero;
         }
 
