@@ -30,10 +30,12 @@ internal sealed class RunLog : IDisposable
 
     public RunFolder? Folder => _folder;
 
-    public void Start(int worldSize, long parameters, long totalSteps, string communicator, ResumePoint? resumed)
+    /// <summary>The start (or resume) line: the world, the model's size, the run's length, and rank 0's libtorch threads.</summary>
+    public void Start(int worldSize, long parameters, long totalSteps, string communicator, int threads, ResumePoint? resumed)
     {
         _folder?.Metrics(new JsonLine().Add("event", resumed is null ? "start" : "resume").Add("world_size", worldSize)
-            .Add("parameters", parameters).Add("steps", totalSteps).Add("communicator", communicator).Add("from_step", resumed?.Step ?? 0));
+            .Add("parameters", parameters).Add("steps", totalSteps).Add("communicator", communicator).Add("threads", threads)
+            .Add("from_step", resumed?.Step ?? 0));
         if (resumed is not null)
             Note($"resumed from {resumed.Folder} at step {resumed.Step} on {worldSize} rank(s)");
     }

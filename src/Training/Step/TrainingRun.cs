@@ -179,7 +179,7 @@ internal sealed class TrainingRun : IDisposable
         _log = new RunLog(_communicator.Rank, _trainer, resumed, adaptiveLength: _controller.Test != SamplingTest.None && _trainer.MicroBatchBudget != long.MaxValue);
         if (_settings.Trace.Samples && resumed is null)
             _log.Folder?.InitialWeights(_trainer.Model, parameters);
-        _log.Start(_communicator.Size, parameters.Count, _trainer.TotalSteps, _communicator.Description, resumed);
+        _log.Start(_communicator.Size, parameters.Count, _trainer.TotalSteps, _communicator.Description, get_num_threads(), resumed);
         return resumed;
     }
 

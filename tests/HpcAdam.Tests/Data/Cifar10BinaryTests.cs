@@ -1,6 +1,7 @@
 using HpcAdam.Trainer.Models;
 using HpcAdam.Trainer.Data;
 using TorchSharp;
+using static HpcAdam.Tests.Data.Cifar10Bytes;
 
 namespace HpcAdam.Tests.Data;
 
@@ -10,21 +11,12 @@ namespace HpcAdam.Tests.Data;
 /// </summary>
 public sealed class Cifar10BinaryTests() : TemporaryDirectoryTest("hpcadam-cifar10-")
 {
-    private const int Plane = 32 * 32;
-    private const int RecordBytes = 1 + 3 * Plane;
     private static readonly double[] s_mean = [0.4914, 0.4822, 0.4465];
     private static readonly double[] s_std = [0.2470, 0.2435, 0.2616];
 
-    private string BatchFile(string file) => Path.Combine(TestDirectory, "cifar10", "cifar-10-batches-bin", file);
+    private string BatchFile(string file) => Cifar10Bytes.BatchFile(TestDirectory, file);
 
-    private static byte[] Record(byte label, byte red = 0, byte green = 0, byte blue = 0) =>
-        [label, .. Enumerable.Repeat(red, Plane), .. Enumerable.Repeat(green, Plane), .. Enumerable.Repeat(blue, Plane)];
-
-    private void WriteBatch(string file, params byte[][] records)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(BatchFile(file))!);
-        File.WriteAllBytes(BatchFile(file), [.. records.SelectMany(record => record)]);
-    }
+    private void WriteBatch(string file, params byte[][] records) => Cifar10Bytes.WriteBatch(TestDirectory, file, records);
 
     private void WriteTrainSplit()
     {

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using HpcAdam.Tests.Training;
 using HpcAdam.Trainer.Configuration;
@@ -27,7 +28,7 @@ public sealed class SweepTests() : TemporaryDirectoryTest("hpcadam-sweep-")
             .ToDictionary(run => (run.GetProperty("optimizer").GetString()!, run.GetProperty("lr").GetDouble()), run => run.GetProperty("gap").GetDouble());
 
     [Test]
-    public void ASweepWritesCurvesGapsTheFigureAndTheTableAndSkipsWhatIsComplete()
+    public void ASweepWritesCurvesGapsTheCriticalLearningRateTheFigureAndTheTableAndSkipsWhatIsComplete()
     {
         string sweep = Path.Combine(TestDirectory, "sweep");
         ProcessOutcome first = ChildProcess.MpiRun(2, ChildProcess.Hpcadam, Tiny(sweep));
@@ -39,7 +40,16 @@ public sealed class SweepTests() : TemporaryDirectoryTest("hpcadam-sweep-")
         Assert.That(File.ReadAllBytes(Path.Combine(sweep, "invariance.png")).Take(4), Is.EqualTo(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }));
         Dictionary<(string, double), double> gaps = Gaps(sweep);
         Assert.That(gaps.Keys, Is.EquivalentTo(new[] { ("adam", 1e-3), ("adam", 1e-2), ("bsi-adam", 1e-3), ("bsi-adam", 1e-2) }));
-        Assert.That(first.Stdout, Does.Contain("| base lr | adam (sqrt) gap | bsi-adam (linear) gap |").And.Contain("critical learning rate:"));
+        Assert.That(first.Stdout, Does.Contain("| base lr | adam (sqrt) gap | bsi-adam (linear) gap |"));
+        // The gaps and the critical learning rate the sweep reports are those its own curves give.
+        (Dictionary<(string, double), double> curveGaps, double? critical) = FromCurves(csv, threshold: 0.1);
+        Assert.That(gaps, Is.EqualTo(curveGaps));
+        Assert.That(curveGaps.Where(gap => gap.Key.Item1 == "bsi-adam").OrderBy(gap => gap.Key.Item2).Select(gap => gap.Value < 0.1), Is.EqualTo(new[] { true, false }),
+            "BSI-Adam's gaps (0.069 and 0.85 when written) must lie on both sides of the threshold, or the critical rate is trivially one end");
+        JsonElement report = JsonDocument.Parse(File.ReadAllText(Path.Combine(sweep, "invariance.json"))).RootElement;
+        Assert.That(report.GetProperty("threshold").GetDouble(), Is.EqualTo(0.1));
+        Assert.That(report.GetProperty("critical_lr").GetDouble(), Is.EqualTo(critical));
+        Assert.That(first.Stdout, Does.Contain(FormattableString.Invariant($"critical learning rate: {critical:g4} (the largest base lr whose BSI-Adam gap is under 0.1)")));
         Assert.That(JsonDocument.Parse(File.ReadAllText(Path.Combine(sweep, "bsi-adam-lr0.01-k4", "metrics.jsonl")).Split('\n')[0])
             .RootElement.GetProperty("world_size").GetInt32(), Is.EqualTo(2), "every run used both ranks");
 
@@ -52,6 +62,24 @@ public sealed class SweepTests() : TemporaryDirectoryTest("hpcadam-sweep-")
         Assert.That(third.Stdout, Does.Contain("== run 2/12: adam (sqrt), η0 = 0.001, κ = 2 (B = 32)\n"));
         Assert.That(File.ReadAllLines(Path.Combine(sweep, "curves.csv")), Is.EqualTo(csv), "the redone run trained the same curve");
         Assert.That(third.Stdout.Split('\n').Count(line => line.EndsWith(": complete, skipped", StringComparison.Ordinal)), Is.EqualTo(11));
+    }
+
+    /// <summary>
+    /// The gaps and the critical learning rate by docs/invariance.md's definitions, from curves.csv alone: for each (optimizer, η0),
+    /// the largest |L_B − L_Bmin| / L_Bmin over the larger batch sizes and the points; the largest η0 whose BSI-Adam gap is under the threshold.
+    /// </summary>
+    private static (Dictionary<(string, double), double> Gaps, double? Critical) FromCurves(string[] csv, double threshold)
+    {
+        var points = csv.Skip(1).Select(line => line.Split(',')).Select(field => (Optimizer: field[0], Lr: double.Parse(field[2], CultureInfo.InvariantCulture),
+            Kappa: int.Parse(field[3], CultureInfo.InvariantCulture), Samples: long.Parse(field[5], CultureInfo.InvariantCulture), Loss: double.Parse(field[6], CultureInfo.InvariantCulture)));
+        Dictionary<(string, double), double> gaps = points.GroupBy(point => (point.Optimizer, point.Lr)).ToDictionary(group => group.Key, group =>
+        {
+            int smallest = group.Min(point => point.Kappa);
+            Dictionary<long, double> reference = group.Where(point => point.Kappa == smallest).ToDictionary(point => point.Samples, point => point.Loss);
+            return group.Where(point => point.Kappa != smallest).Max(point => Math.Abs(point.Loss - reference[point.Samples]) / reference[point.Samples]);
+        });
+        double? critical = gaps.Where(gap => gap.Key.Item1 == "bsi-adam" && gap.Value < threshold).Select(gap => (double?)gap.Key.Item2).Max();
+        return (gaps, critical);
     }
 
     [Test]

@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace HpcAdam.Tests.Training;
 
 /// <summary>
@@ -36,6 +38,48 @@ public sealed class AdaptiveBatchTests() : TemporaryDirectoryTest("hpcadam-adapt
         Assert.That(changes, Is.Not.Empty, "κ never grew: the test checks nothing");
         Assert.That(Changes(two), Is.EqualTo(changes));
         Assert.That(Kappas(one), Is.Ordered, "κ only grows");
+    }
+
+    /// <summary>
+    /// Adaptive:Test=inner-product on 2 ranks (docs/adaptive-batch.md): the first step tests nothing (no direction yet);
+    /// every later step asks for Var_k⟨g_k, d⟩/(θ²‖ḡ‖²), which scales as 1/θ² and is at most the norm test's
+    /// V/(θ²‖ḡ‖²) (the variance along one unit direction is at most the total); κ grows to the request rounded up.
+    /// </summary>
+    [Test]
+    public void TheInnerProductTestAsksFromTheSecondStepAndKappaGrowsToItsRequestRoundedUp()
+    {
+        const double Theta = 0.125;
+        string[] arguments = [.. s_adaptive, "--Adaptive:Test=inner-product"];
+        RunFiles run = TrainingJobs.Succeed(2, Path.Combine(TestDirectory, "run"), [.. arguments, "--Train:Steps=12", FormattableString.Invariant($"--Adaptive:Theta={Theta}")]);
+        RunFiles twiceTheta = TrainingJobs.Succeed(2, Path.Combine(TestDirectory, "twice"), [.. arguments, "--Train:Steps=2", FormattableString.Invariant($"--Adaptive:Theta={2 * Theta}")]);
+
+        List<JsonElement> steps = run.Metrics("step");
+        double? Field(int index, string name) => steps[index].GetProperty(name) is { ValueKind: JsonValueKind.Number } value ? value.GetDouble() : null;
+        Assert.That(Field(0, "inner_product_kappa"), Is.Null, "step 1 has no direction to project on");
+        Assert.That(Field(0, "test_kappa"), Is.Null);
+        for (int i = 1; i < steps.Count; i++)
+        {
+            double asked = Field(i, "inner_product_kappa") ?? double.NaN, gradNorm = Field(i, "grad_norm")!.Value;
+            Assert.That(Field(i, "test_kappa"), Is.EqualTo(asked), $"step {i + 1}: the test's request is the inner-product κ");
+            Assert.That(Field(i, "orthogonality_kappa"), Is.Null, $"step {i + 1}: only the augmented test has an orthogonality part");
+            Assert.That(asked, Is.GreaterThan(0).And.LessThanOrEqualTo(Field(i, "grad_var")!.Value / (Theta * Theta * gradNorm * gradNorm) * (1 + 1e-6)), $"step {i + 1}");
+        }
+        double twiceThetaAsked = twiceTheta.Metrics("step")[1].GetProperty("inner_product_kappa").GetDouble();
+        Assert.That(Field(1, "inner_product_kappa")!.Value / twiceThetaAsked, Is.EqualTo(4).Within(1e-9), "step 2 at θ against 2θ");
+
+        List<JsonElement> changes = run.Metrics("kappa_change");
+        Assert.That(changes, Is.Not.Empty, "κ never grew: the test checks nothing");
+        foreach (JsonElement change in changes)
+        {
+            int step = change.GetProperty("step").GetInt32();
+            double statistic = change.GetProperty("statistic").GetDouble();
+            Assert.That(change.GetProperty("test").GetString(), Is.EqualTo("inner-product"));
+            Assert.That(statistic, Is.EqualTo(Field(step - 1, "test_kappa")), $"the change after step {step} is that step's request");
+            Assert.That(change.GetProperty("old").GetInt64(), Is.EqualTo(Kappas(run)[step - 1]));
+            Assert.That(change.GetProperty("new").GetInt64(), Is.EqualTo(Math.Min(32, Math.Ceiling(statistic))));
+            if (step < steps.Count)
+                Assert.That(Kappas(run)[step], Is.EqualTo(change.GetProperty("new").GetInt64()), $"step {step + 1} runs with the new κ");
+        }
     }
 
     [Test]

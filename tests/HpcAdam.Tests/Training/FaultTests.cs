@@ -50,6 +50,22 @@ public sealed class FaultTests() : TemporaryDirectoryTest("hpcadam-faults-")
         Assert.That(outcome.Stderr, Does.Contain("hpcadam: rank 1: fault injected by HPCADAM_FAULT at step 3"));
     }
 
+    /// <summary>README: "Set HPCADAM_TRACE=1 to print stack traces with errors"; without it an error is its one line.</summary>
+    [Test]
+    public void HpcadamTraceAddsTheStackTraceToAnError()
+    {
+        const string Error = "hpcadam: rank 0: fault injected by HPCADAM_FAULT at step 2";
+        ProcessOutcome plain = TrainingJobs.Run(1, Path.Combine(TestDirectory, "plain"), ["--Train:Steps=4"], Fault("throw@0:2"));
+        ProcessOutcome traced = TrainingJobs.Run(1, Path.Combine(TestDirectory, "traced"), ["--Train:Steps=4"],
+            new Dictionary<string, string>(Fault("throw@0:2")) { ["HPCADAM_TRACE"] = "1" });
+
+        Assert.That(plain.ExitCode, Is.Not.Zero, plain.ToString());
+        Assert.That(plain.Stderr, Is.EqualTo(Error + "\n"), plain.ToString());
+        Assert.That(traced.ExitCode, Is.EqualTo(plain.ExitCode), traced.ToString());
+        Assert.That(traced.Stderr, Does.StartWith($"{Error}\nSystem.InvalidOperationException: fault injected by HPCADAM_FAULT at step 2\n"), traced.ToString());
+        Assert.That(traced.Stderr, Does.Contain("   at HpcAdam.Training.FaultInjection.BeforeStep(").And.Contain("   at HpcAdam.Training.TrainingRun.Execute("));
+    }
+
     [Test]
     public void AStalledRankIsCaughtByTheWatchdogOfTheOthers()
     {

@@ -63,6 +63,27 @@ public sealed class ResumeTests() : TemporaryDirectoryTest("hpcadam-resume-")
         Assert.That(state.GetProperty("micro_batches_consumed").GetInt64(), Is.EqualTo(80));
     }
 
+    /// <summary>docs/training.md: "A resumed run adds a second file to the folder, which TensorBoard reads as one run."</summary>
+    [Test]
+    public void AResumedRunAddsASecondTensorBoardFileAndLeavesTheFirstAsItWas()
+    {
+        string run = Path.Combine(TestDirectory, "run"), tensorBoard = Path.Combine(run, RunLog.TensorBoardFolder);
+        TrainingJobs.Succeed(2, run, "--Train:Steps=4", "--Run:TensorBoard=true");
+        string first = Directory.GetFiles(tensorBoard).Single();
+        byte[] before = File.ReadAllBytes(first);
+        RunFiles files = TrainingJobs.Succeed(2, run, "--Train:Steps=8", "--Resume=latest", "--Run:TensorBoard=true");
+
+        string second = Directory.GetFiles(tensorBoard).Single(file => file != first);
+        Assert.That(File.ReadAllBytes(first), Is.EqualTo(before), "the resume changed the first file");
+        Assert.That(Path.GetFileName(second), Does.StartWith("events.out.tfevents."));
+        long[] LossSteps(string file) => [.. TensorBoardEventFile.Read(file).Scalars.Where(scalar => scalar.Tag == "loss").Select(scalar => scalar.Step)];
+        Assert.That(LossSteps(first), Is.EqualTo(new long[] { 1, 2, 3, 4 }));
+        Assert.That(LossSteps(second), Is.EqualTo(new long[] { 5, 6, 7, 8 }));
+        // Together they are metrics.jsonl's losses, each step once.
+        float[] losses = [.. new[] { first, second }.SelectMany(file => TensorBoardEventFile.Read(file).Scalars).Where(scalar => scalar.Tag == "loss").Select(scalar => scalar.Value)];
+        Assert.That(losses, Is.EqualTo(files.Metrics("step").Select(line => (float)line.GetProperty("loss").GetDouble())));
+    }
+
     [TestCase("another model", "Model:Hidden = 256, this run has 128", "--Model:Hidden=128")]
     [TestCase("another micro-batch size", "Batch:MicroBatchSize = 16, this run has 8", "--Batch:MicroBatchSize=8")]
     [TestCase("another data set", "Data:Name = synthetic, this run has mnist", "--Data:Name=mnist")]

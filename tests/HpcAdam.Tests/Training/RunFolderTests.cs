@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using HpcAdam.Trainer.Training;
 
@@ -69,6 +70,32 @@ public sealed class RunFolderTests() : TemporaryDirectoryTest("hpcadam-folder-")
         }
         ProcessOutcome released = TrainingJobs.Run(1, run, ["--Train:Steps=8", "--Resume=latest"]);
         Assert.That(released.ExitCode, Is.Zero, released.ToString());
+    }
+
+    /// <summary>
+    /// Run:Lock=false, for a file system without flock: the job takes no lock at all, so it trains and
+    /// resumes in a folder (and sweeps in one) another process holds, and leaves that holder's .lock as it was.
+    /// </summary>
+    [Test]
+    public void WithRunLockFalseAJobTakesNoLockAndRunsInAFolderAnotherProcessHolds()
+    {
+        string run = Path.Combine(TestDirectory, "run"), sweep = Path.Combine(TestDirectory, "sweep");
+        using (RunFolderLock.Take(run, "Run:Dir"))
+        using (RunFolderLock.Take(sweep, "Sweep:Dir"))
+        {
+            TrainingJobs.Succeed(2, run, "--Train:Steps=4", "--Checkpoint:Every=2", "--Run:Lock=false");
+            RunFiles files = TrainingJobs.Succeed(1, run, "--Train:Steps=6", "--Resume=latest", "--Run:Lock=false");
+            Assert.That(files.Metrics("resume").Single().GetProperty("from_step").GetInt64(), Is.EqualTo(4));
+
+            ProcessOutcome sweepJob = ChildProcess.RunAlone(["sweep", "--Data:Name=synthetic", $"--Sweep:Dir={sweep}", "--Sweep:Kappas=1,2", "--Sweep:Lrs=1e-3",
+                "--Batch:MicroBatchSize=10", "--Sweep:Samples=200", "--Sweep:EvalEverySamples=100", "--Run:Lock=false"]);
+            Assert.That(sweepJob.ExitCode, Is.Zero, sweepJob.ToString());
+            Assert.That(File.Exists(Path.Combine(sweep, "invariance.json")), Is.True, sweepJob.ToString());
+        }
+        // Read once this process no longer holds it: the .lock files still name this process, which no job rewrote.
+        foreach (string folder in new[] { run, sweep })
+            Assert.That(JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, RunFolderLock.FileName))).RootElement.GetProperty("pid").GetInt32(),
+                Is.EqualTo(Environment.ProcessId), folder);
     }
 
     [Test]
