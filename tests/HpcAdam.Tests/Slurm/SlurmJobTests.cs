@@ -50,15 +50,22 @@ public sealed class SlurmJobTests() : TemporaryDirectoryTest("hpcadam-slurm-")
     }
 
     [Test]
-    public void ARankKilledUnderSrunEndsTheJobWithinAMinuteAndTheSurvivorSaysWhy()
+    public void ARankKilledUnderSrunEndsTheJobBeforeTheWatchdogsDeadlineAndTheSurvivorSaysWhy()
     {
+        // The survivor's watchdog says "asked to stop" only when srun ended the job (its SIGTERM after a task died) before
+        // Check:TimeoutSeconds ran out; past that deadline it says "has not completed after 60 s (Check:TimeoutSeconds)".
+        // The job's time limit (2 minutes) lies beyond the deadline, so it cannot be what stopped the job either.
         ProcessOutcome outcome = Bounded("srun",
             ["--mpi=pmix", "--kill-on-bad-exit=1", "-n", "2", ChildProcess.Hpcadam, "train", "--Data:Name=synthetic", "--Train:Steps=100000",
-             $"--Run:Dir={Path.Combine(TestDirectory, "run")}"], new Dictionary<string, string> { ["HPCADAM_FAULT"] = "kill@1:20" });
-        // The job ends without waiting for its time limit or the test's deadline: srun says why.
+             "--Check:TimeoutSeconds=60", $"--Run:Dir={Path.Combine(TestDirectory, "run")}"],
+            new Dictionary<string, string> { ["HPCADAM_FAULT"] = "kill@1:20" });
+        TestContext.Out.WriteLine($"srun, rank 1 killed at step 20: the job ended after {outcome.Elapsed.TotalSeconds:F1} s\n{outcome.Stderr}");
+
         Assert.That(outcome.ExitCode, Is.Not.Zero, outcome.ToString());
         Assert.That(outcome.Stderr, Does.Contain("task 1: Killed"), outcome.ToString());
-        TestContext.Out.WriteLine($"srun, rank 1 killed at step 20: the job ended after {outcome.Elapsed.TotalSeconds:F1} s\n{outcome.Stderr}");
+        Assert.That(outcome.Stderr, Does.Match(@"hpcadam: rank 0: asked to stop, but the all-reduce #20 of step 20 has waited \d+ s: another rank has died; aborting"),
+            outcome.ToString());
+        Assert.That(outcome.Stderr, Does.Not.Contain("(Check:TimeoutSeconds)"), outcome.ToString());
     }
 
     private static ProcessOutcome Srun(int ranks, params string[] arguments) =>
