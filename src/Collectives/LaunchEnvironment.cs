@@ -13,6 +13,9 @@ public sealed record LaunchEnvironment(string Launcher, int? Rank, int? Size, Mp
 {
     public static readonly LaunchEnvironment None = new("none", null, null);
 
+    /// <summary>srun's tasks with no PMI plugin (srun --mpi=none, or a site's MpiDefault=none): only an MPI that reads Slurm's own variables can join them.</summary>
+    public const string SrunWithoutPmi = "Slurm srun (no PMI)";
+
     public bool IsLaunched => this != None;
 
     public static LaunchEnvironment Detect() => FromVariables(Environment.GetEnvironmentVariables());
@@ -42,7 +45,7 @@ public sealed record LaunchEnvironment(string Launcher, int? Rank, int? Size, Mp
                 ? new("Slurm srun (PMI-2)", Number("SLURM_PROCID"), srunTasks, MpiFamily.Mpich)
                 : new("PMI launcher (MPICH Hydra)", Number("PMI_RANK"), Number("PMI_SIZE"), MpiFamily.Mpich);
         if (underSrun)
-            return new("Slurm srun (no PMI)", Number("SLURM_PROCID"), srunTasks);
+            return new(SrunWithoutPmi, Number("SLURM_PROCID"), srunTasks);
         return None;
     }
 }

@@ -82,7 +82,8 @@ public sealed class MultiHostTests
             double difference = RunFiles.MaxRelativeDifference(
                 aloneFiles.Tensors("checkpoints/00000030/model.safetensors"), acrossFiles.Tensors("checkpoints/00000030/model.safetensors"));
             TestContext.Out.WriteLine($"1 rank on one host against 2 hosts × 2 ranks after 30 steps: max relative weight difference {difference:E2}");
-            Assert.That(difference, Is.LessThan(1e-5), "the world-size tolerance of TrainingRunTests");
+            // Ten times the 5.5e-8 measured (docs/running.md): 4 ranks add the micro-batches' sums in another order than one rank.
+            Assert.That(difference, Is.LessThan(5.5e-7));
         }
         finally
         {
@@ -91,7 +92,7 @@ public sealed class MultiHostTests
     }
 
     [Test]
-    public void AHostThatDropsOffEndsTheJobWithinTheTimeoutAndTheOtherHostResumes()
+    public void AHostThatDropsOffEndsTheJobBeforeTheWatchdogsDeadlineAndTheOtherHostResumes()
     {
         // Above the ~11 s the cluster's TCP keepalive takes to notice a lost daemon, as docs/running.md advises:
         // mpirun then ends the job itself, and each rank's watchdog names the collective it was stuck in.
@@ -112,11 +113,14 @@ public sealed class MultiHostTests
                 Assert.That(unplug.ExitCode, Is.Zero, unplug.ToString());
                 var sinceUnplugged = Stopwatch.StartNew();
                 ProcessOutcome outcome = job.Finish(s_deadline);
-                double seconds = sinceUnplugged.Elapsed.TotalSeconds;
-                TestContext.Out.WriteLine($"the job ended {seconds:0.0} s after host 2's link went down (Check:TimeoutSeconds = {TimeoutSeconds})");
+                TestContext.Out.WriteLine($"the job ended {sinceUnplugged.Elapsed.TotalSeconds:0.0} s after host 2's link went down (Check:TimeoutSeconds = {TimeoutSeconds})");
                 Assert.That(outcome.ExitCode, Is.Not.Zero, outcome.ToString());
-                Assert.That(seconds, Is.LessThan(TimeoutSeconds + 10), "Check:TimeoutSeconds, plus 10 s for the launcher to end the job");
-                Assert.That(outcome.Stderr, Does.Match(@"the all-reduce #\d+ of step \d+ has (not completed after|waited) \d+ s"), outcome.ToString());
+                // mpirun ended the job before the watchdog's deadline: each rank on host 1 was asked to stop while stuck in an
+                // all-reduce, and says so. Past the deadline the watchdog would have said "has not completed after 20 s
+                // (Check:TimeoutSeconds)" instead, and mpirun would have gone on waiting for the lost daemon.
+                foreach (int rank in new[] { 0, 1 })
+                    Assert.That(outcome.Stderr, Does.Match($@"hpcadam: rank {rank}: asked to stop, but the all-reduce #\d+ of step \d+ has waited \d+ s"), outcome.ToString());
+                Assert.That(outcome.Stderr, Does.Not.Contain("(Check:TimeoutSeconds)"), outcome.ToString());
             }
             // Nothing half-written: every checkpoint left is whole.
             Assert.That(Directory.GetDirectories(Path.Combine(run, "checkpoints")).Select(Path.GetFileName), Has.All.Match("^[0-9]{8}$"));

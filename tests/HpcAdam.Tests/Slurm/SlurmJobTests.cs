@@ -31,6 +31,35 @@ public sealed class SlurmJobTests() : TemporaryDirectoryTest("hpcadam-slurm-")
     }
 
     [Test]
+    public void SrunWithoutAPmiPluginIsRefusedByDoctorAndByTrainNamingMpiPmix()
+    {
+        // srun --mpi=none connects no task to MPI. Open MPI cannot start without PMIx: hpcadam says so before its MPI_Init
+        // would abort. MPICH starts each task as a world of one, which would train two unrelated models: hpcadam counts.
+        const string NotTalking = "the launcher and the MPI library are not talking (under Slurm use 'srun --mpi=pmix'; 'srun --mpi=list' shows the plugins)";
+        const string OpenMpiRefusal = $"Slurm srun (no PMI) started 2 processes but Open MPI joins srun's tasks only through PMIx: {NotTalking}";
+
+        ProcessOutcome doctor = Bounded("srun", ["--mpi=none", "-n", "2", ChildProcess.Hpcadam, "doctor"]);
+        Assert.That(doctor.ExitCode, Is.EqualTo(ExitCodes.Failed), doctor.ToString());
+        Assert.That(doctor.Stderr, Does.Contain($"problem on rank 0: {OpenMpiRefusal}").And.Contain($"problem on rank 1: {OpenMpiRefusal}"), doctor.ToString());
+        Assert.That(doctor.Stdout, Does.Contain("verdict: cannot train"), doctor.ToString());
+
+        AssertTrainRefused(OpenMpiRefusal, mpi: "openmpi");
+        AssertTrainRefused($"Slurm srun (no PMI) started 2 processes but MPI sees a world of 1: {NotTalking}", mpi: "mpich");
+    }
+
+    /// <summary>`hpcadam train` under `srun --mpi=none -n 2` with the shim HPCADAM_MPI names: each rank one line, exit 1, and no run folder.</summary>
+    private void AssertTrainRefused(string refusal, string mpi)
+    {
+        string run = Path.Combine(TestDirectory, $"run-{mpi}");
+        ProcessOutcome train = Bounded("srun", ["--mpi=none", "-n", "2", ChildProcess.Hpcadam, "train", "--Data:Name=synthetic", "--Train:Steps=5", $"--Run:Dir={run}"],
+            new Dictionary<string, string> { ["HPCADAM_MPI"] = mpi });
+        Assert.That(train.ExitCode, Is.EqualTo(ExitCodes.Failed), train.ToString());
+        Assert.That(train.Stderr.Split('\n').Where(line => line.StartsWith("hpcadam", StringComparison.Ordinal)).Order(),
+            Is.EqualTo(new[] { $"hpcadam: rank 0: {refusal}", $"hpcadam: rank 1: {refusal}" }), train.ToString());
+        Assert.That(Directory.Exists(run), Is.False, $"{mpi}: no rank trained\n{train}");
+    }
+
+    [Test]
     public void SbatchWaitRunsMpirunOnTheJobsTwoTasks()
     {
         string run = Path.Combine(TestDirectory, "run"), output = Path.Combine(TestDirectory, "job.out"), job = Path.Combine(TestDirectory, "job.sbatch");
@@ -50,15 +79,22 @@ public sealed class SlurmJobTests() : TemporaryDirectoryTest("hpcadam-slurm-")
     }
 
     [Test]
-    public void ARankKilledUnderSrunEndsTheJobWithinAMinuteAndTheSurvivorSaysWhy()
+    public void ARankKilledUnderSrunEndsTheJobBeforeTheWatchdogsDeadlineAndTheSurvivorSaysWhy()
     {
+        // The survivor's watchdog says "asked to stop" only when srun ended the job (its SIGTERM after a task died) before
+        // Check:TimeoutSeconds ran out; past that deadline it says "has not completed after 60 s (Check:TimeoutSeconds)".
+        // The job's time limit (2 minutes) lies beyond the deadline, so it cannot be what stopped the job either.
         ProcessOutcome outcome = Bounded("srun",
             ["--mpi=pmix", "--kill-on-bad-exit=1", "-n", "2", ChildProcess.Hpcadam, "train", "--Data:Name=synthetic", "--Train:Steps=100000",
-             $"--Run:Dir={Path.Combine(TestDirectory, "run")}"], new Dictionary<string, string> { ["HPCADAM_FAULT"] = "kill@1:20" });
-        // The job ends without waiting for its time limit or the test's deadline: srun says why.
+             "--Check:TimeoutSeconds=60", $"--Run:Dir={Path.Combine(TestDirectory, "run")}"],
+            new Dictionary<string, string> { ["HPCADAM_FAULT"] = "kill@1:20" });
+        TestContext.Out.WriteLine($"srun, rank 1 killed at step 20: the job ended after {outcome.Elapsed.TotalSeconds:F1} s\n{outcome.Stderr}");
+
         Assert.That(outcome.ExitCode, Is.Not.Zero, outcome.ToString());
         Assert.That(outcome.Stderr, Does.Contain("task 1: Killed"), outcome.ToString());
-        TestContext.Out.WriteLine($"srun, rank 1 killed at step 20: the job ended after {outcome.Elapsed.TotalSeconds:F1} s\n{outcome.Stderr}");
+        Assert.That(outcome.Stderr, Does.Match(@"hpcadam: rank 0: asked to stop, but the all-reduce #20 of step 20 has waited \d+ s: another rank has died; aborting"),
+            outcome.ToString());
+        Assert.That(outcome.Stderr, Does.Not.Contain("(Check:TimeoutSeconds)"), outcome.ToString());
     }
 
     private static ProcessOutcome Srun(int ranks, params string[] arguments) =>

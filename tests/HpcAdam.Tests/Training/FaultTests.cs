@@ -43,11 +43,18 @@ public sealed class FaultTests() : TemporaryDirectoryTest("hpcadam-faults-")
     }
 
     [Test]
-    public void ARankThatThrowsEndsEveryRankWithinAMinuteNamingIt()
+    public void ARankThatThrowsNamesItsErrorAndAbortsEveryRankInThatStep()
     {
-        ProcessOutcome outcome = TrainingJobs.Run(2, Path.Combine(TestDirectory, "run"), ["--Train:Steps=50"], Fault("throw@1:3"));
+        string run = Path.Combine(TestDirectory, "run");
+        ProcessOutcome outcome = TrainingJobs.Run(2, run, ["--Train:Steps=50"], Fault("throw@1:3"));
         Assert.That(outcome.ExitCode, Is.Not.Zero, outcome.ToString());
-        Assert.That(outcome.Stderr, Does.Contain("hpcadam: rank 1: fault injected by HPCADAM_FAULT at step 3"));
+        Assert.That(outcome.Stderr, Does.Contain("hpcadam: rank 1: fault injected by HPCADAM_FAULT at step 3"), outcome.ToString());
+        // mpirun's own line: rank 1's MPI_Abort reached it, and it ended every rank (mpirun returns only when they have).
+        Assert.That(outcome.Stderr, Does.Contain("MPI_ABORT was invoked on rank 1 in communicator MPI_COMM_WORLD"), outcome.ToString());
+        // Rank 0 ended in step 3's all-reduce, which rank 1 never joined: it logged steps 1 and 2 and never finished the run.
+        var files = new RunFiles(run);
+        Assert.That(files.Metrics("step").Select(line => line.GetProperty("step").GetInt64()), Is.EqualTo(new long[] { 1, 2 }), outcome.ToString());
+        Assert.That(File.Exists(Path.Combine(run, "summary.json")), Is.False, outcome.ToString());
     }
 
     /// <summary>README: "Set HPCADAM_TRACE=1 to print stack traces with errors"; without it an error is its one line.</summary>
