@@ -11,7 +11,8 @@ public static class CommunicatorFactory
     public static ICommunicator FromEnvironment(ThreadLevel required = ThreadLevel.Serialized)
     {
         LaunchEnvironment launch = LaunchEnvironment.Detect();
-        if (!launch.IsLaunched)
+        // One task of srun without a PMI plugin has no one to talk to: it runs alone, as without a launcher.
+        if (!launch.IsLaunched || (launch.Launcher == LaunchEnvironment.SrunWithoutPmi && launch.Size == 1))
             return new SingleProcessCommunicator();
         // Open MPI joins srun's tasks only through PMIx: without it, its MPI_Init aborts the process with a page on how
         // Open MPI was built, which never names the missing --mpi=pmix.

@@ -47,6 +47,15 @@ public sealed class SlurmJobTests() : TemporaryDirectoryTest("hpcadam-slurm-")
         AssertTrainRefused($"Slurm srun (no PMI) started 2 processes but MPI sees a world of 1: {NotTalking}", mpi: "mpich");
     }
 
+    [Test]
+    public void OneTaskUnderSrunWithoutAPmiPluginTrainsAlone()
+    {
+        string run = Path.Combine(TestDirectory, "run");
+        ProcessOutcome train = Bounded("srun", ["--mpi=none", "-n", "1", ChildProcess.Hpcadam, "train", "--Data:Name=synthetic", "--Train:Steps=5", $"--Run:Dir={run}"]);
+        Assert.That(train.ExitCode, Is.Zero, train.ToString());
+        Assert.That(WorldSize(run), Is.EqualTo(1), train.ToString());
+    }
+
     /// <summary>`hpcadam train` under `srun --mpi=none -n 2` with the shim HPCADAM_MPI names: each rank one line, exit 1, and no run folder.</summary>
     private void AssertTrainRefused(string refusal, string mpi)
     {

@@ -49,9 +49,9 @@ public sealed class FaultTests() : TemporaryDirectoryTest("hpcadam-faults-")
         ProcessOutcome outcome = TrainingJobs.Run(2, run, ["--Train:Steps=50"], Fault("throw@1:3"));
         Assert.That(outcome.ExitCode, Is.Not.Zero, outcome.ToString());
         Assert.That(outcome.Stderr, Does.Contain("hpcadam: rank 1: fault injected by HPCADAM_FAULT at step 3"), outcome.ToString());
-        // mpirun's own line: rank 1's MPI_Abort reached it, and it ended every rank (mpirun returns only when they have).
-        Assert.That(outcome.Stderr, Does.Contain("MPI_ABORT was invoked on rank 1 in communicator MPI_COMM_WORLD"), outcome.ToString());
-        // Rank 0 ended in step 3's all-reduce, which rank 1 never joined: it logged steps 1 and 2 and never finished the run.
+        // Rank 0 ended in step 3's all-reduce, which rank 1 never joined: it logged steps 1 and 2 and never finished the run, and
+        // mpirun returned, which it does only once every rank has ended. (Not mpirun's "MPI_ABORT was invoked" page: Open MPI 4.1
+        // sometimes fails to print it, "Data unpack would read past end of buffer" in show_help.c, under load.)
         var files = new RunFiles(run);
         Assert.That(files.Metrics("step").Select(line => line.GetProperty("step").GetInt64()), Is.EqualTo(new long[] { 1, 2 }), outcome.ToString());
         Assert.That(File.Exists(Path.Combine(run, "summary.json")), Is.False, outcome.ToString());
