@@ -11,7 +11,7 @@ namespace HpcAdam.Tests;
 /// no more: MPICH's ranks spin while they wait, and a third on this 2-core machine turns a second's
 /// selftest of 14,000 small calls into minutes.
 /// </summary>
-public sealed class MpichTests
+public sealed class MpichTests() : TemporaryDirectoryTest("hpcadam-mpich-")
 {
     private static ProcessOutcome Mpiexec(int ranks, IEnumerable<string> arguments, IDictionary<string, string>? environment = null) =>
         ChildProcess.Run("mpiexec.mpich", ["-n", ranks.ToString(CultureInfo.InvariantCulture), ChildProcess.Hpcadam, .. arguments],
@@ -21,7 +21,7 @@ public sealed class MpichTests
     public void SelftestIsExactUnderMpichWithEveryCallSplitIntoSmallChunks()
     {
         var environment = new Dictionary<string, string> { [MpiCommunicator.MaxChunkVariable] = "7" };
-        ProcessOutcome outcome = Mpiexec(2, ["selftest"], environment);
+        ProcessOutcome outcome = Mpiexec(2, ["selftest", "--write", TestDirectory], environment);
 
         Assert.That(outcome.ExitCode, Is.Zero, outcome.ToString());
         Assert.That(outcome.Stdout, Does.Contain("MPI (MPICH Version: 4").And.Contain("chunk limit 7 elements"), outcome.ToString());
@@ -29,6 +29,7 @@ public sealed class MpichTests
         // The shim's bfloat16 sum, a user-defined MPI_Op, under MPICH's own reduction code.
         Assert.That(outcome.Stdout, Does.Match(@"all-reduce bfloat16 as torch rounds +ok").And.Match(@"float32 and bfloat16 summed together +ok"), outcome.ToString());
         Assert.That(outcome.Stdout, Does.Contain("selftest passed: 11 checks on 2 rank(s)"), outcome.ToString());
+        SelfTestResults.RequireExact(TestDirectory, ranks: 2);
     }
 
     [Test]

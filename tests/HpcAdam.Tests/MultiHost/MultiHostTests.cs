@@ -40,9 +40,11 @@ public sealed class MultiHostTests
     public void SelftestPassesWithTwoRanksOnEachHostAndLocalRanksPerHost()
     {
         // btl_base_verbose: each rank says which transport it brings up, and on which address.
-        ProcessOutcome outcome = ChildProcess.Run(s_script, ["mpirun", "-np", "4", "--mca", "btl_base_verbose", "30", ChildProcess.Hpcadam, "selftest"],
-            _cluster, s_deadline);
-        AssertSelftestPassedWithTwoRanksOnEachHost(outcome);
+        string written = Directory.CreateTempSubdirectory("hpcadam-hosts-selftest-").FullName;
+        ProcessOutcome outcome = ChildProcess.Run(s_script,
+            ["mpirun", "-np", "4", "--mca", "btl_base_verbose", "30", ChildProcess.Hpcadam, "selftest", "--write", written], _cluster, s_deadline);
+        AssertSelftestPassedWithTwoRanksOnEachHost(outcome, written);
+        Directory.Delete(written, recursive: true);
         Assert.That(outcome.Stderr, Does.Contain("btl: tcp: Found match: 10.77.0.1 (eth0)").And.Contain("btl: tcp: Found match: 10.77.0.2 (eth0)")
             .And.Not.Contain("vader"), "the ranks talk over TCP on the hosts' subnet, not over shared memory");
     }
@@ -50,18 +52,24 @@ public sealed class MultiHostTests
     [Test]
     public void MpichsMpiexecRunsTheSelftestAcrossHostsWithItsOwnShim()
     {
-        ProcessOutcome outcome = ChildProcess.Run(s_script, ["mpiexec", "-n", "4", ChildProcess.Hpcadam, "selftest"], _cluster, s_deadline);
-        AssertSelftestPassedWithTwoRanksOnEachHost(outcome);
+        string written = Directory.CreateTempSubdirectory("hpcadam-hosts-selftest-").FullName;
+        ProcessOutcome outcome = ChildProcess.Run(s_script, ["mpiexec", "-n", "4", ChildProcess.Hpcadam, "selftest", "--write", written], _cluster, s_deadline);
+        AssertSelftestPassedWithTwoRanksOnEachHost(outcome, written);
+        Directory.Delete(written, recursive: true);
         Assert.That(outcome.Stdout, Does.Contain("MPI (MPICH Version: 4"), outcome.ToString());
     }
 
-    /// <summary>A 4-rank selftest that passed with ranks 0–1 on node1 and 2–3 on node2, local ranks counted per host.</summary>
-    internal static void AssertSelftestPassedWithTwoRanksOnEachHost(ProcessOutcome outcome)
+    /// <summary>
+    /// A 4-rank selftest that passed with ranks 0–1 on node1 and 2–3 on node2, local ranks counted per host, and what every
+    /// rank received, written to <paramref name="written"/> (the hosts share this machine's files), is exact.
+    /// </summary>
+    internal static void AssertSelftestPassedWithTwoRanksOnEachHost(ProcessOutcome outcome, string written)
     {
         Assert.That(outcome.ExitCode, Is.Zero, outcome.ToString());
         Assert.That(outcome.Stdout, Does.Contain("rank 0: host node1, local rank 0 of 2").And.Contain("rank 1: host node1, local rank 1 of 2")
             .And.Contain("rank 2: host node2, local rank 0 of 2").And.Contain("rank 3: host node2, local rank 1 of 2"), outcome.ToString());
         Assert.That(outcome.Stdout, Does.Contain("selftest passed: 11 checks on 4 rank(s)"), outcome.ToString());
+        SelfTestResults.RequireExact(written, ranks: 4);
     }
 
     [Test]

@@ -11,9 +11,10 @@ public sealed class SlurmJobTests() : TemporaryDirectoryTest("hpcadam-slurm-")
     [Test]
     public void SrunWithPmixStartsRanksThatPassTheSelftestAndThatDoctorNamesSrun()
     {
-        ProcessOutcome selftest = Srun(2, "selftest");
+        ProcessOutcome selftest = Srun(2, "selftest", "--write", TestDirectory);
         Assert.That(selftest.ExitCode, Is.Zero, selftest.ToString());
         Assert.That(selftest.Stdout, Does.Match(@"selftest passed: \d+ checks on 2 rank\(s\)"), selftest.ToString());
+        SelfTestResults.RequireExact(TestDirectory, ranks: 2);
 
         ProcessOutcome doctor = Srun(2, "doctor");
         Assert.That(doctor.ExitCode, Is.Zero, doctor.ToString());

@@ -11,9 +11,9 @@ public sealed class TwoNodeSlurmTests() : TemporaryDirectoryTest("hpcadam-two-no
     [Test]
     public void SrunPutsTwoRanksOnEachNodeWithLocalRanksPerNode()
     {
-        ProcessOutcome outcome = SlurmJobTests.Bounded("srun", ["-N", "2", "-n", "4", "--mpi=pmix", ChildProcess.Hpcadam, "selftest"],
+        ProcessOutcome outcome = SlurmJobTests.Bounded("srun", ["-N", "2", "-n", "4", "--mpi=pmix", ChildProcess.Hpcadam, "selftest", "--write", TestDirectory],
             cluster: LocalSlurm.TwoNodes);
-        MultiHost.MultiHostTests.AssertSelftestPassedWithTwoRanksOnEachHost(outcome);
+        MultiHost.MultiHostTests.AssertSelftestPassedWithTwoRanksOnEachHost(outcome, TestDirectory);
     }
 
     [Test]
