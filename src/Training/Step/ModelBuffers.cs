@@ -1,5 +1,4 @@
 using HpcAdam.Collectives;
-using HpcAdam.Optim;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
